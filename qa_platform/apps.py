@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class QaPlatformConfig(AppConfig):
+    name = "qa_platform"
+    verbose_name = _("组织与权限")
+
+    def ready(self) -> None:
+        from qa_platform import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from qa_platform.roles import Role, user_role
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    role = user_role(request.user) if hasattr(request, "user") else None
+    return {
+        "qa_role": role,
+        "qa_is_admin": role is Role.ADMIN,
+    }

@@ -1,0 +1,33 @@
+"""The four roles, as Django groups created by a data migration."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class Role(StrEnum):
+    ADMIN = "管理员"
+    SUPERVISOR = "质检主管"
+    AUDITOR = "合规审计"
+    AGENT = "坐席"
+
+
+# When a user is in several groups, the widest role wins.
+_PRECEDENCE = (Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR, Role.AGENT)
+
+
+def user_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
+    """The user's effective role, or None for a user with no role (sees nothing)."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if getattr(user, "is_superuser", False):
+        return Role.ADMIN
+    cached: Role | None | str = getattr(user, "_qa_role", "")
+    if cached != "":
+        return cached  # type: ignore[return-value]
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    role = next((r for r in _PRECEDENCE if r.value in names), None)
+    user._qa_role = role  # type: ignore[union-attr]
+    return role

@@ -1,0 +1,118 @@
+"""The sidecar-transcript engine: imports a transcript delivered next to the audio.
+
+Schema `qa-transcript/1` (UTF-8 JSON; see README "Sidecar transcripts"):
+
+    {"schema": "qa-transcript/1", "language": "zh",
+     "call_id": "...", "agent_id": "...", "agent_name": "...", "team": "...",
+     "customer_phone": "...", "direction": "inbound|outbound",
+     "started_at": "2026-11-18T09:12:40+08:00", "duration_ms": 65432,
+     "segments": [{"role": "agent|customer|unknown", "start_ms": 0, "end_ms": 1200,
+                   "text": "...", "raw_text": "... (optional)", "emotion": "(optional)"}]}
+
+Only `segments` is required; every call field is optional.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from transcription.asr.base import (
+    ROLES,
+    CallMetadata,
+    SegmentResult,
+    TranscriptionError,
+    TranscriptionRequest,
+    TranscriptionResult,
+)
+
+SCHEMA = "qa-transcript/1"
+_METADATA_FIELDS = ("call_id", "agent_id", "agent_name", "team", "customer_phone",
+                    "direction", "started_at")
+
+
+class SidecarEngine:
+    name = "sidecar"
+
+    def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        started = time.monotonic()
+        if request.sidecar_path is None:
+            raise TranscriptionError("没有随附转写文件（.json），且未配置语音识别模型（ASR_MODEL）")
+        try:
+            raw = request.sidecar_path.read_bytes()
+        except OSError as exc:
+            raise TranscriptionError(f"无法读取转写文件：{exc.strerror}") from None
+        document = parse_sidecar(raw)
+        segments = _segments(document)
+        duration = document.get("duration_ms")
+        if not isinstance(duration, int) or duration < 0:
+            duration = max((s.end_ms for s in segments), default=0)
+        return TranscriptionResult(
+            engine=self.name,
+            model_version=SCHEMA,
+            language=str(document.get("language") or request.language),
+            duration_ms=duration,
+            segments=segments,
+            metadata=CallMetadata(**{f: _text(document.get(f)) for f in _METADATA_FIELDS}),
+            timings={"import": round(time.monotonic() - started, 4)},
+            ignored_hotwords=request.hotwords,
+        )
+
+
+def parse_sidecar(raw: bytes) -> dict[str, Any]:
+    """Decode and check the top level of a sidecar; raises TranscriptionError with the reason."""
+    try:
+        document = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise TranscriptionError("转写文件不是 UTF-8 编码") from None
+    except json.JSONDecodeError as exc:
+        raise TranscriptionError(
+            f"转写文件不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg}"
+        ) from None
+    if not isinstance(document, dict):
+        raise TranscriptionError("转写文件的顶层必须是 JSON 对象")
+    schema = document.get("schema", SCHEMA)
+    if schema != SCHEMA:
+        raise TranscriptionError(f"不支持的转写文件格式 {schema!r}，应为 {SCHEMA!r}")
+    if not isinstance(document.get("segments"), list):
+        raise TranscriptionError("转写文件缺少 segments 列表")
+    return document
+
+
+def _segments(document: dict[str, Any]) -> list[SegmentResult]:
+    segments = []
+    for number, item in enumerate(document["segments"], start=1):
+        if not isinstance(item, dict):
+            raise TranscriptionError(f"第 {number} 个片段不是 JSON 对象")
+        role = item.get("role")
+        start, end, text = item.get("start_ms"), item.get("end_ms"), item.get("text")
+        if role not in ROLES:
+            raise TranscriptionError(f"第 {number} 个片段的 role 无效：{role!r}")
+        if not (_is_ms(start) and _is_ms(end)) or end < start:
+            raise TranscriptionError(f"第 {number} 个片段的时间无效：start_ms={start!r} end_ms={end!r}")
+        if not isinstance(text, str):
+            raise TranscriptionError(f"第 {number} 个片段缺少 text")
+        if not text.strip():
+            continue
+        raw_text = item.get("raw_text")
+        segments.append(
+            SegmentResult(
+                role=role,
+                start_ms=start,
+                end_ms=end,
+                raw_text=raw_text if isinstance(raw_text, str) else text,
+                text=text.strip(),
+                emotion=_text(item.get("emotion")),
+            )
+        )
+    segments.sort(key=lambda s: (s.start_ms, s.end_ms))
+    return segments
+
+
+def _is_ms(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
