@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,12 @@ from django.contrib.auth.models import Group, User
 
 from qa_platform.models import Agent, Team
 from qa_platform.roles import Role
+from transcription.demo_sftp import LocalSftpServer
+from transcription.models import RecordingSource
 
 REPO = Path(__file__).resolve().parent
 DEMO_CALLS = REPO / "fixtures" / "demo_calls"
+SFTP_PASSWORD_ENV = "QA_TEST_SFTP_PASSWORD"
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +34,7 @@ def make_user(db: None) -> Callable[..., User]:
     def make(username: str, role: Role | None, **extra: Any) -> User:
         user = User.objects.create_user(username=username, password="pw-for-tests-1", **extra)
         if role is not None:
-            user.groups.add(Group.objects.get(name=role.value))
+            user.groups.add(Group.objects.get_or_create(name=role.value)[0])
         return user
 
     return make
@@ -58,3 +62,46 @@ def org(make_user: Callable[..., User]) -> dict[str, Any]:
         "admin": make_user("boss", Role.ADMIN),
         "nobody": make_user("nobody", None),
     }
+
+
+@pytest.fixture
+def remote_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "remote"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def copy_call(remote_dir: Path) -> Callable[..., Path]:
+    """Put a demo call (audio and, unless told otherwise, its sidecar) on the SFTP server."""
+
+    def copy(stem: str, *, sidecar: bool = True, as_name: str | None = None) -> Path:
+        target = remote_dir / f"{as_name or stem}.mp3"
+        shutil.copy(DEMO_CALLS / f"{stem}.mp3", target)
+        if sidecar:
+            shutil.copy(DEMO_CALLS / f"{stem}.json", target.with_suffix(".json"))
+        return target
+
+    return copy
+
+
+@pytest.fixture
+def sftp_server(remote_dir: Path, tmp_path: Path, monkeypatch: Any) -> Iterator[LocalSftpServer]:
+    monkeypatch.setenv(SFTP_PASSWORD_ENV, "pull-test-password")
+    server = LocalSftpServer(remote_dir, username="recorder", password="pull-test-password",
+                             host_key_path=tmp_path / "host_key")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def source(db: None, sftp_server: LocalSftpServer) -> RecordingSource:
+    return RecordingSource.objects.create(
+        name="呼叫中心录音服务器",
+        host="127.0.0.1",
+        port=sftp_server.port,
+        username="recorder",
+        password_ref=f"env:{SFTP_PASSWORD_ENV}",
+        host_key_fingerprint=sftp_server.host_key_fingerprint,
+        remote_dir="/",
+    )

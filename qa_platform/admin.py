@@ -1,5 +1,4 @@
 from django.contrib import admin
-
 from django.http import HttpRequest
 
 from qa_platform.models import Agent, AuditEvent, Team

@@ -38,7 +38,7 @@ def demo_org_load(*, path: Path = DEMO_ORG) -> list[DemoLogin]:
         user.is_superuser = role is Role.ADMIN
         user.set_password(entry["password"])
         user.save()
-        user.groups.set([Group.objects.get(name=role.value)])
+        user.groups.set([Group.objects.get_or_create(name=role.value)[0]])
         users[user.username] = user
         logins.append(DemoLogin(user.username, entry["password"], role.value, entry["full_name"]))
     for entry in data["teams"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -24,10 +25,10 @@ def user_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
         return None
     if getattr(user, "is_superuser", False):
         return Role.ADMIN
-    cached: Role | None | str = getattr(user, "_qa_role", "")
+    cached: Role | str | None = getattr(user, "_qa_role", "")
     if cached != "":
         return cached  # type: ignore[return-value]
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    names = set(cast(Any, user).groups.values_list("name", flat=True))
     role = next((r for r in _PRECEDENCE if r.value in names), None)
-    user._qa_role = role  # type: ignore[union-attr]
+    cast(Any, user)._qa_role = role  # once per request: every selector asks
     return role

@@ -6,9 +6,9 @@ auditors and admins everything; a user with no role sees nothing.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from typing import TypeVar
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model, QuerySet
 
 from qa_platform.models import Team
@@ -30,7 +30,7 @@ def scope_to_user(
         return queryset
     if role is Role.SUPERVISOR:
         # A subquery, not a join: no duplicate rows, so aggregates over the result stay right.
-        supervised = Team.objects.filter(supervisors=user).values("id")
+        supervised = Team.objects.filter(supervisors=user.pk).values("id")
         return queryset.filter(**{f"{agent_path}__team__in": supervised})
     if role is Role.AGENT:
         return queryset.filter(**{f"{agent_path}__user": user})

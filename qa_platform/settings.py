@@ -28,7 +28,7 @@ QA_DATA_DIR = Path(_data_dir).resolve() if _data_dir else BASE_DIR / "var"
 QA_DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # Placeholder used when SECRET_KEY is absent; check qa.E001 refuses it with DEBUG=0.
-INSECURE_SECRET_KEY = "django-insecure-qa-platform-placeholder-set-SECRET_KEY-in-production"
+INSECURE_SECRET_KEY = "django-insecure-qa-platform-placeholder"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if DEBUG:
@@ -104,7 +104,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": QA_DATA_DIR / "qa.sqlite3",
+            "NAME": str(QA_DATA_DIR / "qa.sqlite3"),
             "OPTIONS": {
                 # WAL lets the web process read while a task writes; IMMEDIATE avoids
                 # lock upgrades failing mid-transaction; the timeout waits out writers.
@@ -234,5 +234,7 @@ LOGGING = {
     "loggers": {
         "asyncssh": {"level": "WARNING"},
         "jieba": {"level": "WARNING"},
+        # In-process mode would log every task twice over; workers keep the trace.
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
     },
 }

@@ -26,7 +26,9 @@ def resolve_secret(reference: str) -> str | None:
             return Path(target).read_text(encoding="utf-8")
         except OSError as exc:
             raise SecretReferenceError(f"无法读取密钥文件 {target}：{exc.strerror}") from None
-    raise SecretReferenceError(f"密钥引用格式应为 env:变量名 或 file:/路径，而不是 {reference[:20]!r}")
+    raise SecretReferenceError(
+        f"密钥引用格式应为 env:变量名 或 file:/路径，而不是 {reference[:20]!r}"
+    )
 
 
 def is_valid_reference(reference: str) -> bool:

@@ -26,7 +26,7 @@ def audio_suffix(remote_name: str) -> str:
 
 
 def store_file(temp_path: Path, *, sha256: str, suffix: str, when: datetime | None = None) -> str:
-    """Move a fully written temporary file into storage; returns its path relative to QA_DATA_DIR."""
+    """Move a fully written temporary file into storage; returns its path under QA_DATA_DIR."""
     day = timezone.localtime(when or timezone.now())
     relative = Path("audio") / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{sha256}{suffix}"
     target = Path(settings.QA_DATA_DIR) / relative

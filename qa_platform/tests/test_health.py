@@ -31,11 +31,11 @@ def test_readyz_reports_an_unreachable_broker_without_revealing_its_address(
 
     settings.CELERY_TASK_ALWAYS_EAGER = False  # type: ignore[attr-defined]
     original = app.conf.broker_url
-    app.conf.broker_url = "redis://user:s3cret@127.0.0.1:1/0"
+    app.conf.update(broker_url="redis://user:s3cret@127.0.0.1:1/0")
     try:
         response = client.get("/readyz")
     finally:
-        app.conf.broker_url = original
+        app.conf.update(broker_url=original)
     assert response.status_code == 503
     assert "s3cret" not in response.content.decode()
     assert response.json()["checks"]["broker"]["ok"] is False

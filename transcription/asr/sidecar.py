@@ -86,11 +86,14 @@ def _segments(document: dict[str, Any]) -> list[SegmentResult]:
         if not isinstance(item, dict):
             raise TranscriptionError(f"第 {number} 个片段不是 JSON 对象")
         role = item.get("role")
-        start, end, text = item.get("start_ms"), item.get("end_ms"), item.get("text")
+        start, end, text = _ms(item.get("start_ms")), _ms(item.get("end_ms")), item.get("text")
         if role not in ROLES:
             raise TranscriptionError(f"第 {number} 个片段的 role 无效：{role!r}")
-        if not (_is_ms(start) and _is_ms(end)) or end < start:
-            raise TranscriptionError(f"第 {number} 个片段的时间无效：start_ms={start!r} end_ms={end!r}")
+        if start is None or end is None or end < start:
+            raise TranscriptionError(
+                f"第 {number} 个片段的时间无效：start_ms={item.get('start_ms')!r} "
+                f"end_ms={item.get('end_ms')!r}"
+            )
         if not isinstance(text, str):
             raise TranscriptionError(f"第 {number} 个片段缺少 text")
         if not text.strip():
@@ -110,8 +113,11 @@ def _segments(document: dict[str, Any]) -> list[SegmentResult]:
     return segments
 
 
-def _is_ms(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _ms(value: object) -> int | None:
+    """A millisecond offset, or None if the value is not a non-negative integer."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def _text(value: object) -> str:

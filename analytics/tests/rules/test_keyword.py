@@ -41,5 +41,7 @@ def test_an_empty_rule_set_finds_nothing() -> None:
 
 
 def test_a_bad_reason_template_does_not_break_analysis() -> None:
-    rule = KeywordRuleSpec(rule_id=9, name="x", keywords=("退费",), reason_template="{nope}：{keyword}")
-    assert CompiledRuleSet([rule]).find_hits([seg(1, "customer", "退费")])[0].reason == "{nope}：退费"
+    rule = KeywordRuleSpec(rule_id=9, name="x", keywords=("退费",),
+                           reason_template="{nope}：{keyword}")
+    hits = CompiledRuleSet([rule]).find_hits([seg(1, "customer", "退费")])
+    assert hits[0].reason == "{nope}：退费"

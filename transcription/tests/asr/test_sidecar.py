@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from transcription.asr.base import TranscriptionError, TranscriptionRequest
+from transcription.asr.base import TranscriptionError, TranscriptionRequest, TranscriptionResult
 from transcription.asr.sidecar import SidecarEngine
 
 
-def transcribe(tmp_path: Path, content: str | bytes) -> object:
+def transcribe(tmp_path: Path, content: str | bytes) -> TranscriptionResult:
     sidecar = tmp_path / "call.json"
     sidecar.write_bytes(content.encode() if isinstance(content, str) else content)
     request = TranscriptionRequest(audio_path=tmp_path / "call.mp3", sidecar_path=sidecar)
@@ -16,7 +16,10 @@ def transcribe(tmp_path: Path, content: str | bytes) -> object:
 
 def test_it_imports_segments_sorted_with_call_metadata(tmp_path: Path) -> None:
     document = {
-        "schema": "qa-transcript/1", "call_id": "RF-1", "agent_id": "A1023", "team": "一组",
+        "schema": "qa-transcript/1",
+        "call_id": "RF-1",
+        "agent_id": "A1023",
+        "team": "一组",
         "started_at": "2026-11-18T09:12:40+08:00",
         "segments": [
             {"role": "customer", "start_ms": 5000, "end_ms": 7000, "text": "我想退费。"},
