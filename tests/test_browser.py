@@ -1,0 +1,87 @@
+"""The UI in a real browser: Debian's chromium driven by Playwright, against a live server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "artifacts" / "screenshots"
+
+if not CHROMIUM.exists():
+    if os.environ.get("QA_REQUIRE_SERVICES") == "1" or os.environ.get("CI"):
+        raise RuntimeError("chromium is required for the browser tests: apt-get install chromium")
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright runs its own event loop in this thread; Django's async-safety check
+    # would otherwise refuse the ORM calls tests make while the browser is open.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.console_errors = errors
+    yield page
+    context.close()
+
+
+def test_a_supervisor_logs_in_and_sees_flagged_calls(
+    page: Any, live_server: Any, org: dict[str, Any], source: Any, copy_call: Any
+) -> None:
+    from django.core.management import call_command
+
+    from transcription.services.sources import source_pull
+
+    call_command("loaddata", str(REPO / "fixtures" / "rules_demo.json"), verbosity=0)
+    org["agent1"].code = "A1023"
+    org["agent1"].save()
+    copy_call("call_01_annual_fee_refund")
+    copy_call("call_09_fee_refund_escalation")  # 张伟, another team's agent
+    source_pull(source_id=source.id)
+
+    page.goto(f"{live_server.url}/calls/review/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=username]", "sup1")
+    page.fill("input[name=password]", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#review-queue")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "review_queue.png"), full_page=True)
+
+    rows = page.locator("#review-queue tbody tr")
+    assert rows.count() == 1, "only the supervisor's own team's call"
+    assert "退费诉求" in rows.first.inner_text()
+    assert "随附转写文件" in rows.first.inner_text()
+
+    rows.first.locator("a").click()
+    page.wait_for_selector("mark.hit")
+    page.screenshot(path=str(ARTIFACTS / "call_detail.png"), full_page=True)
+    assert page.locator("mark.hit").count() >= 1
+    assert page.console_errors == []
