@@ -105,3 +105,17 @@ def source(db: None, sftp_server: LocalSftpServer) -> RecordingSource:
         host_key_fingerprint=sftp_server.host_key_fingerprint,
         remote_dir="/",
     )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say in the log which database and broker this run exercises."""
+    import os
+
+    from django.conf import settings as django_settings
+
+    engine = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    redis = os.environ.get("TEST_REDIS_URL")
+    return [
+        f"qa-platform: database={engine}, "
+        f"worker end-to-end test={'on ' + redis if redis else 'skipped (no TEST_REDIS_URL)'}"
+    ]

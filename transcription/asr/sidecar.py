@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from transcription.asr.base import (
@@ -58,6 +59,18 @@ class SidecarEngine:
             timings={"import": round(time.monotonic() - started, 4)},
             ignored_hotwords=request.hotwords,
         )
+
+
+def sidecar_metadata(path: Path) -> CallMetadata:
+    """Call facts from a sidecar, for a call whose words come from ASR instead.
+
+    Raises TranscriptionError for a sidecar that cannot be read, like the importer.
+    """
+    try:
+        document = parse_sidecar(path.read_bytes())
+    except OSError as exc:
+        raise TranscriptionError(f"无法读取转写文件：{exc.strerror}") from None
+    return CallMetadata(**{f: _text(document.get(f)) for f in _METADATA_FIELDS})
 
 
 def parse_sidecar(raw: bytes) -> dict[str, Any]:

