@@ -44,6 +44,7 @@ def test_with_an_asr_model_the_call_is_transcribed_by_funasr_per_channel(
     segments = list(transcript.segments.order_by("index"))
     roles = {segment.role for segment in segments}
     assert roles == {"agent", "customer"}, "each stereo channel carries one role"
+    assert recording.duration_ms is not None
     assert all(s.start_ms < s.end_ms <= recording.duration_ms + 1000 for s in segments)
     assert [s.start_ms for s in segments] == sorted(s.start_ms for s in segments)
     # The words come from ASR, the call facts from the delivered sidecar.
