@@ -49,18 +49,23 @@ def check_asr_models(app_configs: Any, **kwargs: Any) -> list[Error]:
 
 @register()
 def check_embedded_mode(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The embedded mode (SQLite, tasks in-process) is for DEBUG or a declared one-box install.
+
+    A PostgreSQL deployment without a broker is allowed: it runs, slowly, and
+    /readyz reports its tasks as "in-process".
+    """
     if settings.DEBUG or settings.QA_EMBEDDED:
         return []
-    errors = []
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        errors.append(
-            Error(
-                "SQLite is the database while DEBUG=0.",
-                hint="Set DATABASE_URL to PostgreSQL, or QA_EMBEDDED=1 to run "
-                "deliberately on one box with SQLite.",
-                id="qa.E003",
-            )
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return []
+    errors = [
+        Error(
+            "SQLite is the database while DEBUG=0.",
+            hint="Set DATABASE_URL to PostgreSQL, or QA_EMBEDDED=1 to run "
+            "deliberately on one box with SQLite.",
+            id="qa.E003",
         )
+    ]
     if settings.CELERY_TASK_ALWAYS_EAGER:
         errors.append(
             Error(
