@@ -46,3 +46,12 @@ def test_pages_require_login(client: Client, db: None) -> None:
         response = client.get(url)
         assert response.status_code == 302, url
         assert "login" in response["Location"], url
+
+
+def test_the_login_page_can_switch_language_before_login(client: Client, db: None) -> None:
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    login = client.get("/accounts/login/")
+    assert login.headers["Content-Language"] == "en"
+    assert "Log in" in login.content.decode()
