@@ -21,6 +21,21 @@ SFTP_PASSWORD_ENV = "QA_TEST_SFTP_PASSWORD"
 
 
 @pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """A test that switches the UI to English must not leave the next test in English."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Test users need no key stretching; production keeps Django's default hashers."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def data_dir(settings: Any, tmp_path: Path) -> Path:
     """Every test gets its own QA_DATA_DIR, so no test sees another's files."""
     path = tmp_path / "data"
@@ -104,6 +119,7 @@ def source(db: None, sftp_server: LocalSftpServer) -> RecordingSource:
         password_ref=f"env:{SFTP_PASSWORD_ENV}",
         host_key_fingerprint=sftp_server.host_key_fingerprint,
         remote_dir="/",
+        stable_seconds=0,
     )
 
 

@@ -8,6 +8,7 @@ every variable with its default.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "qa_platform",
     "transcription",
     "analytics",
@@ -112,7 +114,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": env_int("SQLITE_BUSY_TIMEOUT_S", 20, minimum=1),
             },
-            "TEST": {"NAME": str(QA_DATA_DIR / "test.sqlite3")},
+            # A file, so threads and WAL behave as in production; per process, so two
+            # test runs on one checkout never share it.
+            "TEST": {"NAME": str(QA_DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -129,9 +133,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
+
+# Large uploads spool to disk next to storage, never into memory.
+FILE_UPLOAD_TEMP_DIR = str(QA_DATA_DIR / "incoming")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(exist_ok=True)
 
 # --- Language and time --------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -197,9 +208,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 6 * 3600, minimum=60)
 }
 CELERY_BEAT_SCHEDULE = {
+    # Each source has its own cron schedule; this only looks for the ones that are due.
     "pull-due-sources": {
         "task": "transcription.tasks.sources_pull_due",
-        "schedule": crontab(minute="*/10"),
+        "schedule": crontab(),
     },
     "requeue-stuck-recordings": {
         "task": "transcription.tasks.recordings_requeue_stuck",
@@ -224,6 +236,16 @@ RAW_AUDIO_RETENTION_DAYS = env_int("RAW_AUDIO_RETENTION_DAYS", 7, minimum=1)
 TRANSCRIPT_RETENTION_DAYS = env_int("TRANSCRIPT_RETENTION_DAYS", 180, minimum=1)
 QA_MIN_FREE_DISK_MB = env_int("QA_MIN_FREE_DISK_MB", 1024, minimum=0)
 SFTP_CONNECT_TIMEOUT_S = env_int("SFTP_CONNECT_TIMEOUT_S", 20, minimum=1)
+
+# --- Ingest -------------------------------------------------------------------
+# A recording longer or larger than this is rejected with the reason (retryable).
+INGEST_MAX_DURATION_S = env_int("INGEST_MAX_DURATION_S", 3 * 3600, minimum=1)
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 2 * 1024**3, minimum=1)
+# Uploads through the web UI and the API.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1)
+# A pull holds a per-source lease this long, renewed as it works; a crashed worker's
+# lease simply expires.
+INGEST_LOCK_TTL_S = env_int("INGEST_LOCK_TTL_S", 900, minimum=30)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {

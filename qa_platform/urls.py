@@ -16,6 +16,8 @@ urlpatterns = [
     # Choosing a language is allowed before logging in, so the login page can switch too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    path("", include("transcription.urls")),
+    path("api/", include("transcription.api.urls")),
     path("", include("analytics.urls")),
 ]
 

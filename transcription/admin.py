@@ -5,25 +5,36 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from transcription.models import IngestRun, Recording, RecordingSource, Segment, Transcript
-from transcription.secrets import is_valid_reference
+from transcription.models import (
+    IngestRun,
+    Recording,
+    RecordingSource,
+    Segment,
+    SourceFile,
+    Tombstone,
+    Transcript,
+)
 from transcription.services.recordings import recording_retry
+from transcription.services.sources import source_file_retry
 
 
 @admin.register(RecordingSource)
 class RecordingSourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "host", "port", "remote_dir", "enabled", "last_pulled_at", "last_error")
-    list_filter = ("enabled",)
+    list_display = ("name", "kind", "host", "port", "remote_dir", "schedule", "enabled",
+                    "last_pulled_at", "last_error")
+    list_filter = ("enabled", "kind")
     readonly_fields = ("last_pulled_at", "last_error", "last_error_at")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "enabled", "schedule")}),
+        (_("连接"), {"fields": ("host", "port", "username", "password_ref", "private_key_ref",
+                              "host_key_fingerprint", "remote_dir", "recursive",
+                              "include_globs", "max_transfers", "stable_seconds")}),
+        (_("通话信息"), {"fields": ("agent_channel", "filename_pattern", "metadata_format",
+                                "metadata_fields")}),
+        (_("下载后"), {"fields": ("after_download", "processed_dir")}),
+        (_("状态"), {"fields": ("last_pulled_at", "last_error", "last_error_at")}),
+    )
     actions = ("pull_now",)
-
-    def save_model(self, request: HttpRequest, obj: RecordingSource, form: object,
-                   change: bool) -> None:
-        for field in ("password_ref", "private_key_ref"):
-            if not is_valid_reference(getattr(obj, field)):
-                messages.warning(request, _("%(field)s 应为 env:变量名 或 file:/路径")
-                                 % {"field": field})
-        super().save_model(request, obj, form, change)
 
     @admin.action(description=_("立即拉取"))
     def pull_now(self, request: HttpRequest, queryset: QuerySet[RecordingSource]) -> None:
@@ -45,16 +56,44 @@ class RecordingAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description=_("重试失败的录音"))
+    @admin.action(description=_("重试失败或已拒收的录音"))
     def retry(self, request: HttpRequest, queryset: QuerySet[Recording]) -> None:
         retried = sum(recording_retry(recording_id=r.id) for r in queryset)
         messages.info(request, _("已重试 %(n)d 条录音") % {"n": retried})
 
 
+@admin.register(SourceFile)
+class SourceFileAdmin(admin.ModelAdmin):
+    list_display = ("path", "source", "status", "size", "attempts", "error", "updated_at")
+    list_filter = ("status", "source")
+    search_fields = ("path", "sha256")
+    readonly_fields = ("source", "path", "size", "mtime", "stable_since", "status", "sha256",
+                       "recording", "attempts", "error", "first_seen_at")
+    exclude = ("path_key", "raw_path")
+    actions = ("retry",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("下次拉取时重新拉取"))
+    def retry(self, request: HttpRequest, queryset: QuerySet[SourceFile]) -> None:
+        retried = sum(source_file_retry(source_file_id=f.id) for f in queryset)
+        messages.info(request, _("已重置 %(n)d 个文件") % {"n": retried})
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(admin.ModelAdmin):
+    list_display = ("sha256", "source", "remote_path", "reason", "created_at")
+    readonly_fields = ("sha256", "source", "remote_path", "reason", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
 @admin.register(IngestRun)
 class IngestRunAdmin(admin.ModelAdmin):
-    list_display = ("source", "status", "started_at", "listed", "new", "downloaded", "skipped",
-                    "failed", "bytes")
+    list_display = ("source", "status", "started_at", "duration_s", "listed", "new", "waiting",
+                    "downloaded", "skipped", "failed", "bytes")
     list_filter = ("status", "source")
     readonly_fields = [f.name for f in IngestRun._meta.fields]
 

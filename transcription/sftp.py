@@ -1,8 +1,13 @@
 """SFTP I/O for pulling call recordings: a small synchronous facade over asyncssh.
 
 Nothing here touches Django; callers (Celery tasks) pass everything in an `SftpTarget`.
-Each `SftpSession` owns a private asyncio event loop and runs it in the calling thread,
-so one session must only be used from the thread that created it.
+Each `SftpSession` owns a private asyncio event loop running in a dedicated background
+thread, so it also works when the calling thread already runs an event loop; use one
+session from one thread at a time.
+
+Remote names are bytes. Each `RemoteFile` keeps the exact bytes (`raw_path`) for every SFTP
+operation and a decoded `path` for display and bookkeeping only: UTF-8, else GB18030 (Windows
+call platforms in China), else backslash-escaped.
 
 Host keys are pinned: the server must present exactly the key whose SHA256 fingerprint
 the target names. Nothing is read from ~/.ssh (no known_hosts, config, agent or keys).
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import logging
 import os
 import posixpath
@@ -63,6 +69,11 @@ _ENCRYPTION_ALGS = [
 ]
 _FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BYTES_RE = re.compile(rb"[\x00-\x1f\x7f]")
+# Encodings tried, in order, to turn a remote name into a display name.
+_NAME_ENCODINGS = ("utf-8", "gb18030")
+# rename(): how many "-N" suffixes to try before giving up on a crowded destination.
+_MAX_RENAME_SUFFIX = 999
 
 
 @dataclass(frozen=True)
@@ -90,11 +101,23 @@ class SftpTarget:
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A regular file on the server; `path` is POSIX and relative to the target's remote_dir."""
+    """A regular file on the server, relative to the target's remote_dir.
+
+    `path` is for display and bookkeeping only (never a local path): the POSIX path with each
+    component decoded as UTF-8, else GB18030, else with undecodable bytes backslash-escaped.
+    `raw_path` holds the exact bytes used for every SFTP operation (listings always fill it);
+    b"" means `path.encode("utf-8")`.
+    """
 
     path: str
     size: int
     mtime: int
+    raw_path: bytes = b""
+
+    @property
+    def raw(self) -> bytes:
+        """The exact remote path bytes relative to remote_dir (raw_path or UTF-8 of path)."""
+        return self.raw_path or self.path.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -190,10 +213,43 @@ async def _settle(futures: list[asyncio.Future[Any]]) -> None:
 
 
 def _valid_name(name: str) -> bool:
-    """A single directory entry name we are willing to turn into a path."""
+    """A single (display) name we are willing to turn into a path."""
     return (
         bool(name) and name not in (".", "..") and "/" not in name and not _CONTROL_RE.search(name)
     )
+
+
+def _valid_raw_name(raw: bytes) -> bool:
+    """A single raw directory entry name we are willing to put into an SFTP path."""
+    return (
+        bool(raw)
+        and raw not in (b".", b"..")
+        and b"/" not in raw
+        and not _CONTROL_BYTES_RE.search(raw)
+    )
+
+
+def display_name(raw: bytes) -> str:
+    """Decode a remote name (or path) for display: UTF-8, else GB18030, else with undecodable
+    bytes shown as \\xNN. Display only; never use the result to address a file."""
+    for encoding in _NAME_ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def _dest_parts(dest_dir: str) -> list[str]:
+    """Validate a destination directory relative to remote_dir; return its components."""
+    if dest_dir.startswith("/") or "\\" in dest_dir:
+        raise SftpError(f"目标目录必须是 remote_dir 下的相对 POSIX 路径：{dest_dir!r}")
+    parts = [part for part in dest_dir.split("/") if part not in ("", ".")]
+    if not parts:
+        raise SftpError(f"目标目录不能为空：{dest_dir!r}")
+    if not all(_valid_name(part) for part in parts):  # "..", control characters
+        raise SftpError(f"拒绝不安全的目标目录：{dest_dir!r}")
+    return parts
 
 
 def _file_kind(attrs: asyncssh.SFTPAttrs) -> str | None:
@@ -262,6 +318,33 @@ class SftpSession:
     def list_files(self, *, recursive: bool = False) -> list[RemoteFile]:
         """Regular files under remote_dir (symlinks, dirs and odd names skipped), sorted by path."""
         return self._run(self._list(recursive))
+
+    def stat(self, remote: RemoteFile) -> RemoteFile:
+        """Fresh size and mtime of `remote` (lstat: a symlink is not a regular file).
+
+        Raises SftpError if the file is gone or is no longer a regular file.
+        """
+        return self._run(self._stat(remote))
+
+    def rename(self, remote: RemoteFile, dest_dir: str) -> str:
+        """Move `remote` into `dest_dir` (relative to remote_dir); return its new display path.
+
+        Missing directories are created one level at a time. The raw base name is kept; if it
+        is taken, "-1", "-2", ... is inserted before the extension. Uses the OpenSSH
+        posix-rename extension when the server offers it, else a plain SFTP rename. On any
+        failure SftpError is raised and the source file has not been moved (except when the
+        connection drops or times out during the rename request itself: then the outcome is
+        unknown, and the next listing shows where the file is).
+
+        posix-rename replaces an existing target; the target is checked just before, so only a
+        file created there by someone else in between could be replaced. A plain rename never
+        replaces (SFTPv3), and a name taken in that window just moves on to the next suffix.
+        """
+        return self._run(self._rename(remote, dest_dir))
+
+    def remove(self, remote: RemoteFile) -> None:
+        """Delete `remote` on the server; SftpError if that fails (including already gone)."""
+        self._run(self._remove(remote))
 
     def download(self, remote: RemoteFile, dest_dir: Path) -> DownloadedFile:
         """Stream `remote` into a new ".part-*" temp file in dest_dir, verifying size; return it.
@@ -389,40 +472,29 @@ class SftpSession:
     async def _list(self, recursive: bool) -> list[RemoteFile]:
         sftp = self._require_sftp()
         found: list[RemoteFile] = []
-        pending: list[tuple[str, int]] = [("", 0)]
+        # (raw relative dir, display relative dir, depth)
+        pending: list[tuple[bytes, str, int]] = [(b"", "", 0)]
         while pending:
-            rel_dir, depth = pending.pop()
-            dir_path = (
-                posixpath.join(self._remote_root, rel_dir.encode())
-                if rel_dir
-                else self._remote_root
-            )
+            raw_dir, rel_dir, depth = pending.pop()
+            dir_path = posixpath.join(self._remote_root, raw_dir) if raw_dir else self._remote_root
             try:
                 entries = await self._io(sftp.readdir(dir_path))
             except Exception as exc:
-                self._raise_mapped(exc, f"无法列出远程目录 {dir_path.decode(errors='replace')}")
+                self._raise_mapped(exc, f"无法列出远程目录 {display_name(dir_path)}")
             for entry in entries:
                 raw = cast(bytes, entry.filename)
                 if raw in (b".", b".."):
                     continue
-                try:
-                    name = raw.decode("utf-8")
-                except UnicodeDecodeError:
+                name = display_name(raw)
+                if not (_valid_raw_name(raw) and _valid_name(name)):
                     logger.warning(
-                        "skipping remote entry with a non-UTF-8 name on %s in %r: %r",
+                        "skipping remote entry with an unsafe name on %s in %r: %r",
                         self._where,
                         rel_dir or ".",
                         raw,
                     )
                     continue
-                if not _valid_name(name):
-                    logger.warning(
-                        "skipping remote entry with an unsafe name on %s in %r: %r",
-                        self._where,
-                        rel_dir or ".",
-                        name,
-                    )
-                    continue
+                raw_path = posixpath.join(raw_dir, raw) if raw_dir else raw
                 rel_path = posixpath.join(rel_dir, name) if rel_dir else name
                 attrs = entry.attrs
                 kind = _file_kind(attrs)
@@ -444,17 +516,114 @@ class SftpSession:
                             _MAX_DEPTH,
                         )
                         continue
-                    pending.append((rel_path, depth + 1))
+                    pending.append((raw_path, rel_path, depth + 1))
                 elif kind == "file" and attrs.size is not None:
                     found.append(
-                        RemoteFile(path=rel_path, size=attrs.size, mtime=int(attrs.mtime or 0))
+                        RemoteFile(
+                            path=rel_path,
+                            size=attrs.size,
+                            mtime=int(attrs.mtime or 0),
+                            raw_path=raw_path,
+                        )
                     )
                 else:
                     logger.debug(
                         "skipping non-regular remote entry %s on %s", rel_path, self._where
                     )
-        found.sort(key=lambda remote: remote.path)
+        found.sort(key=lambda remote: (remote.path, remote.raw))
+        for before, after in itertools.pairwise(found):
+            if before.path == after.path:
+                logger.warning(
+                    "remote entries %r and %r on %s share the display path %r; "
+                    "tell them apart by raw_path",
+                    before.raw,
+                    after.raw,
+                    self._where,
+                    after.path,
+                )
         return found
+
+    async def _stat(self, remote: RemoteFile) -> RemoteFile:
+        attrs = await self._lstat(self._remote_path(remote), remote.path)
+        if attrs is None:
+            raise SftpError(f"远程文件 {remote.path} 已不存在（{self._where}）")
+        if _file_kind(attrs) != "file" or attrs.size is None:
+            raise SftpError(f"远程路径 {remote.path} 已不是普通文件（{self._where}）")
+        return RemoteFile(
+            path=remote.path,
+            size=attrs.size,
+            mtime=int(attrs.mtime or 0),
+            raw_path=remote.raw_path,
+        )
+
+    async def _remove(self, remote: RemoteFile) -> None:
+        remote_path = self._remote_path(remote)
+        try:
+            await self._io(self._require_sftp().remove(remote_path))
+        except Exception as exc:
+            self._raise_mapped(exc, f"无法删除远程文件 {remote.path}")
+
+    async def _rename(self, remote: RemoteFile, dest_dir: str) -> str:
+        source = self._remote_path(remote)
+        parts = _dest_parts(dest_dir)
+        await self._stat(remote)  # a clear error if the source vanished or changed kind
+        dest_path = self._remote_root
+        for index, part in enumerate(parts):
+            dest_path = posixpath.join(dest_path, part.encode("utf-8"))
+            await self._ensure_dir(dest_path, "/".join(parts[: index + 1]))
+        base = source.rsplit(b"/", 1)[-1]
+        stem, ext = posixpath.splitext(base)
+        for attempt in range(_MAX_RENAME_SUFFIX + 1):
+            name = base if attempt == 0 else b"%s-%d%s" % (stem, attempt, ext)
+            new_path = posixpath.join(dest_path, name)
+            new_display = "/".join([*parts, display_name(name)])
+            if new_path == source:
+                return remote.path  # already in dest_dir
+            if await self._lstat(new_path, new_display) is not None:
+                continue
+            try:
+                await self._move(source, new_path)
+            except Exception as exc:
+                # Someone took the name between our check and the (non-overwriting) plain
+                # rename: try the next suffix. Anything else is a real failure.
+                if await self._lstat(new_path, new_display) is not None:
+                    continue
+                self._raise_mapped(exc, f"无法将远程文件 {remote.path} 移动到 {new_display}")
+            return new_display
+        raise SftpError(
+            f"无法将远程文件 {remote.path} 移动到 {'/'.join(parts)}：同名文件过多（{self._where}）"
+        )
+
+    async def _move(self, source: bytes, target: bytes) -> None:
+        """posix-rename@openssh.com when offered (atomic), else a plain SFTP rename."""
+        sftp = self._require_sftp()
+        try:
+            await self._io(sftp.posix_rename(source, target))
+        except asyncssh.SFTPOpUnsupported:
+            await self._io(sftp.rename(source, target))
+
+    async def _ensure_dir(self, path: bytes, display: str) -> None:
+        """Make sure `path` is a real directory (not a symlink), creating it if missing."""
+        attrs = await self._lstat(path, display)
+        if attrs is None:
+            try:
+                await self._io(self._require_sftp().mkdir(path))
+                return
+            except Exception as exc:
+                attrs = await self._lstat(path, display)  # created concurrently by someone else?
+                if attrs is None:
+                    self._raise_mapped(exc, f"无法创建远程目录 {display}")
+        if _file_kind(attrs) != "dir":
+            raise SftpError(f"远程路径 {display} 已存在但不是目录（或是符号链接）（{self._where}）")
+
+    async def _lstat(self, path: bytes, display: str) -> asyncssh.SFTPAttrs | None:
+        """lstat, or None if nothing is there; other errors become SftpError."""
+        try:
+            return await self._io(self._require_sftp().lstat(path))
+        except asyncssh.SFTPNoSuchFile:
+            return None
+        except Exception as exc:
+            self._raise_mapped(exc, f"无法读取远程文件属性 {display}")
 
     async def _fetch(
         self,
@@ -468,6 +637,9 @@ class SftpSession:
         depth = max(4, min(128, _READ_AHEAD_BYTES // block))
         received = 0
         inflight: deque[tuple[int, asyncio.Future[bytes]]] = deque()
+        # One byte past the expected end must be EOF, otherwise the file is still growing.
+        # Asked together with the last blocks, so it costs no extra round trip per file.
+        eof_probe: asyncio.Future[bytes] | None = None
         try:
             remote_file = await self._io(sftp.open(remote_path, "rb", block_size=block))
         except Exception as exc:
@@ -481,6 +653,8 @@ class SftpSession:
                         (length, asyncio.ensure_future(remote_file.read(length, next_offset)))
                     )
                     next_offset += length
+                if eof_probe is None and next_offset >= remote.size:
+                    eof_probe = asyncio.ensure_future(remote_file.read(1, remote.size))
                 if not inflight:
                     break
                 length, future = inflight[0]
@@ -491,8 +665,8 @@ class SftpSession:
                 if len(data) < length:
                     # asyncssh re-requests short reads itself, so a short block means EOF.
                     return received
-            # One byte past the expected end must be EOF, otherwise the file is still growing.
-            if await self._io(remote_file.read(1, remote.size)):
+            beyond_end = await self._io(eof_probe) if eof_probe is not None else b""
+            if beyond_end:
                 raise SftpError(
                     f"远程文件 {remote.path}（{self._where}）比预期的 {remote.size} 字节大，"
                     "可能仍在写入"
@@ -504,7 +678,9 @@ class SftpSession:
             self._raise_mapped(exc, f"下载远程文件 {remote.path} 失败")
         finally:
             # Outstanding reads end quickly (EOF, or error on a dropped connection); let them.
-            await _settle([future for _, future in inflight])
+            await _settle(
+                [future for _, future in inflight] + ([eof_probe] if eof_probe is not None else [])
+            )
             try:
                 async with asyncio.timeout(5):
                     await remote_file.close()
@@ -515,10 +691,13 @@ class SftpSession:
 
     def _remote_path(self, remote: RemoteFile) -> bytes:
         """Join a listed relative path under remote_dir, refusing anything that could escape it."""
-        parts = remote.path.split("/")
-        if not remote.path or not all(_valid_name(part) for part in parts):
+        try:
+            raw = remote.raw
+        except UnicodeEncodeError:
+            raw = b""
+        if not raw or not all(_valid_raw_name(part) for part in raw.split(b"/")):
             raise SftpError(f"拒绝不安全的远程路径：{remote.path!r}")
-        return posixpath.join(self._remote_root, remote.path.encode("utf-8"))
+        return posixpath.join(self._remote_root, raw)
 
     def _require_sftp(self) -> asyncssh.SFTPClient:
         if self._sftp is None:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from transcription.models import RecordingSource
 from transcription.services import recordings, sources
 
 
 @shared_task(name="transcription.tasks.source_pull")
-def source_pull(source_id: int) -> int:
-    return sources.source_pull(source_id=source_id).id
+def source_pull(source_id: int) -> int | None:
+    run = sources.source_pull(source_id=source_id)
+    return run.id if run else None
 
 
 @shared_task(name="transcription.tasks.sources_pull_due")
 def sources_pull_due() -> int:
-    ids = list(RecordingSource.objects.filter(enabled=True).values_list("id", flat=True))
-    for source_id in ids:
+    due = sources.sources_due()
+    for source_id in due:
         source_pull.delay(source_id)
-    return len(ids)
+    return len(due)
 
 
 @shared_task(name="transcription.tasks.recording_transcribe")

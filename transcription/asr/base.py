@@ -56,6 +56,7 @@ class CallMetadata:
     customer_phone: str = ""
     direction: str = ""
     started_at: str = ""  # ISO 8601 with offset
+    queue: str = ""
 
 
 @dataclass(frozen=True)

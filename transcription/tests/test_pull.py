@@ -34,7 +34,7 @@ def test_it_pulls_transcribes_and_analyzes_a_new_call(
     source: RecordingSource, copy_call: Callable[..., Path], data_dir: Path
 ) -> None:
     remote = copy_call(CALL)
-    run = source_pull(source_id=source.id)
+    run = pull(source)
 
     assert (run.status, run.listed, run.new, run.downloaded, run.failed) == (
         IngestRun.Status.SUCCEEDED, 2, 1, 1, 0)
@@ -56,7 +56,7 @@ def test_a_hit_records_its_segment_span_and_time(
     source: RecordingSource, copy_call: Callable[..., Path]
 ) -> None:
     copy_call(OTHER)
-    source_pull(source_id=source.id)
+    pull(source)
     hit = Hit.objects.filter(rule__name="违规承诺").select_related("segment").first()
     assert hit is not None
     assert hit.segment.role == "agent"
@@ -68,8 +68,8 @@ def test_a_second_pull_skips_files_it_already_has(
     source: RecordingSource, copy_call: Callable[..., Path]
 ) -> None:
     copy_call(CALL)
-    source_pull(source_id=source.id)
-    run = source_pull(source_id=source.id)
+    pull(source)
+    run = pull(source)
     assert (run.new, run.downloaded, run.skipped) == (0, 0, 1)
     assert Recording.objects.count() == 1
 
@@ -79,7 +79,7 @@ def test_the_same_content_under_another_name_is_stored_once(
 ) -> None:
     copy_call(CALL)
     copy_call(CALL, as_name="copy_of_the_same_call")
-    source_pull(source_id=source.id)
+    pull(source)
     assert Recording.objects.count() == 1
 
 
@@ -88,14 +88,14 @@ def test_a_file_that_is_not_audio_is_rejected_with_a_reason_and_the_rest_go_on(
 ) -> None:
     (remote_dir / "broken.wav").write_text("this is not audio at all")
     copy_call(CALL)
-    run = source_pull(source_id=source.id)
+    run = pull(source)
     assert run.downloaded == 2
     rejected = Recording.objects.get(original_name="broken.wav")
     assert rejected.status == Recording.Status.REJECTED
     assert rejected.error
     assert Recording.objects.get(original_name=f"{CALL}.mp3").status == Recording.Status.ANALYZED
     # A rejected file is known: the next pull does not take it again.
-    assert source_pull(source_id=source.id).skipped == 2
+    assert pull(source).skipped == 2
 
 
 def test_a_sidecar_that_is_not_json_fails_that_call_only_and_can_be_retried(
@@ -104,7 +104,7 @@ def test_a_sidecar_that_is_not_json_fails_that_call_only_and_can_be_retried(
     broken = copy_call(CALL)
     broken.with_suffix(".json").write_text("{ not json", encoding="utf-8")
     copy_call(OTHER)
-    source_pull(source_id=source.id)
+    pull(source)
 
     failed = Recording.objects.get(original_name=f"{CALL}.mp3")
     assert failed.status == Recording.Status.FAILED
@@ -126,7 +126,7 @@ def test_an_unreachable_source_keeps_a_clear_reason(
 ) -> None:
     source.port = _closed_port()
     source.save()
-    run = source_pull(source_id=source.id)
+    run = pull(source)
     source.refresh_from_db()
     assert run.status == IngestRun.Status.FAILED
     assert "127.0.0.1" in source.last_error
@@ -139,7 +139,7 @@ def test_a_changed_host_key_refuses_the_connection(
     copy_call(CALL)
     source.host_key_fingerprint = "SHA256:" + "A" * 43
     source.save()
-    run = source_pull(source_id=source.id)
+    run = pull(source)
     source.refresh_from_db()
     assert run.status == IngestRun.Status.FAILED
     assert "SHA256:" in source.last_error
@@ -150,7 +150,7 @@ def test_a_missing_password_variable_is_reported_without_connecting(
     source: RecordingSource, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("QA_TEST_SFTP_PASSWORD")
-    source_pull(source_id=source.id)
+    pull(source)
     source.refresh_from_db()
     assert "QA_TEST_SFTP_PASSWORD" in source.last_error
 
@@ -160,6 +160,12 @@ def test_the_secret_itself_is_never_stored(source: RecordingSource) -> None:
         cursor.execute("SELECT * FROM transcription_recordingsource")
         row = cursor.fetchone()
     assert "pull-test-password" not in repr(row)
+
+
+def pull(source: RecordingSource) -> IngestRun:
+    run = source_pull(source_id=source.id)
+    assert run is not None, "the source's pull lease was free"
+    return run
 
 
 def _closed_port() -> int:

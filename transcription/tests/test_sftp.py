@@ -99,8 +99,8 @@ def test_it_lists_regular_files_with_size_and_mtime_without_recursing(
         files = session.list_files()
 
     assert files == [
-        RemoteFile(path="a.mp3", size=1, mtime=1_700_000_100),
-        RemoteFile(path="b.mp3", size=4, mtime=1_700_000_200),
+        RemoteFile(path="a.mp3", size=1, mtime=1_700_000_100, raw_path=b"a.mp3"),
+        RemoteFile(path="b.mp3", size=4, mtime=1_700_000_200, raw_path=b"b.mp3"),
     ]
 
 
@@ -116,7 +116,9 @@ def test_it_lists_nested_files_as_relative_posix_paths_when_recursive(
         files = session.list_files(recursive=True)
 
     assert [f.path for f in files] == ["2026/11/deep.mp3", "2026/12/x.wav", "a.mp3"]
-    assert files[0] == RemoteFile(path="2026/11/deep.mp3", size=4, mtime=1_700_000_300)
+    assert files[0] == RemoteFile(
+        path="2026/11/deep.mp3", size=4, mtime=1_700_000_300, raw_path=b"2026/11/deep.mp3"
+    )
 
 
 def test_it_lists_paths_relative_to_a_nested_remote_dir(
@@ -148,15 +150,28 @@ def test_it_skips_symlinks_to_files_and_directories_inside_and_outside_the_root(
     assert [f.path for f in deep] == ["real.mp3"]
 
 
-def test_it_skips_names_with_control_characters_or_invalid_utf8_and_warns(
+def write_raw(directory: Path, raw_name: bytes, data: bytes, mtime: int = 1_700_000_000) -> bytes:
+    """Create a file whose name is exactly `raw_name` (possibly not UTF-8); return its path."""
+    path = os.path.join(os.fsencode(directory), raw_name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+GBK_NAME = "录音_张三.wav".encode("gbk")
+
+
+def test_it_skips_names_with_control_characters_and_warns(
     server: LocalSftpServer, root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     write(root / "good 录音.mp3", b"ok")
     write(root / "new\nline.mp3", b"x")
     write(root / "bell\x07.mp3", b"x")
-    raw_dir = os.fsencode(root)
-    with open(os.path.join(raw_dir, b"latin1-\xe9.mp3"), "wb") as handle:
-        handle.write(b"x")
+    write(root / "del\x7f.mp3", b"x")
+    write(root / "dir\x1b" / "inside.mp3", b"x")
+    write_raw(root, "张三".encode("gbk") + b"\x01.wav", b"x")
 
     with (
         caplog.at_level(logging.WARNING, logger="transcription.sftp"),
@@ -166,7 +181,73 @@ def test_it_skips_names_with_control_characters_or_invalid_utf8_and_warns(
 
     assert [f.path for f in files] == ["good 录音.mp3"]
     skipped = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
-    assert len(skipped) == 3
+    assert len(skipped) == 5
+
+
+def test_it_lists_and_downloads_a_gbk_named_file_by_its_exact_bytes(
+    server: LocalSftpServer, root: Path, dest: Path
+) -> None:
+    payload = os.urandom(700_000)
+    write_raw(root, GBK_NAME, payload, mtime=1_700_000_400)
+
+    with SftpSession(target_for(server)) as session:
+        (remote,) = session.list_files()
+        downloaded = session.download(remote, dest)
+
+    assert remote == RemoteFile(
+        path="录音_张三.wav", size=len(payload), mtime=1_700_000_400, raw_path=GBK_NAME
+    )
+    assert downloaded.local_path.read_bytes() == payload
+    assert downloaded.sha256 == hashlib.sha256(payload).hexdigest()
+
+
+def test_it_decodes_each_path_component_on_its_own_when_recursive(
+    server: LocalSftpServer, root: Path
+) -> None:
+    # A UTF-8 directory holding a GBK file, and a GBK directory holding a UTF-8 file.
+    write_raw(root, "坐席".encode() + b"/" + GBK_NAME, b"a")
+    write_raw(root, "张三".encode("gbk") + b"/" + "录音.wav".encode(), b"b")
+
+    with SftpSession(target_for(server)) as session:
+        files = session.list_files(recursive=True)
+
+    assert {f.path: f.raw_path for f in files} == {
+        "坐席/录音_张三.wav": "坐席".encode() + b"/" + GBK_NAME,
+        "张三/录音.wav": "张三".encode("gbk") + b"/" + "录音.wav".encode(),
+    }
+
+
+def test_it_lists_a_name_invalid_in_utf8_and_gb18030_escaped_and_still_downloads_it(
+    server: LocalSftpServer, root: Path, dest: Path
+) -> None:
+    raw = b"bad-\xff\xe9.wav"
+    write_raw(root, raw, b"payload")
+
+    with SftpSession(target_for(server)) as session:
+        (remote,) = session.list_files()
+        downloaded = session.download(remote, dest)
+
+    assert remote.path == "bad-\\xff\\xe9.wav"
+    assert remote.raw_path == raw
+    assert downloaded.local_path.read_bytes() == b"payload"
+    assert downloaded.local_path.parent == dest  # the display path never becomes a local path
+
+
+def test_it_keeps_two_files_whose_names_display_the_same_and_warns(
+    server: LocalSftpServer, root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_raw(root, "录音.wav".encode(), b"utf8")
+    write_raw(root, "录音.wav".encode("gbk"), b"gbk")
+
+    with (
+        caplog.at_level(logging.WARNING, logger="transcription.sftp"),
+        SftpSession(target_for(server)) as session,
+    ):
+        files = session.list_files()
+
+    assert [f.path for f in files] == ["录音.wav", "录音.wav"]
+    assert {f.raw_path for f in files} == {"录音.wav".encode(), "录音.wav".encode("gbk")}
+    assert any("share the display path" in r.getMessage() for r in caplog.records)
 
 
 # -- downloading -----------------------------------------------------------------------------
@@ -236,6 +317,29 @@ def test_it_refuses_remote_paths_that_could_escape_remote_dir(
     assert list(dest.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "raw_path", [b"../etc/passwd", b"/etc/passwd", b"a/../../b", b"a//b", b"a\x00b", b"a/\x1b"]
+)
+def test_it_refuses_raw_paths_that_could_escape_remote_dir_whatever_the_display_path(
+    server: LocalSftpServer, root: Path, dest: Path, raw_path: bytes
+) -> None:
+    write(root / "ok.mp3", b"x")
+    remote = RemoteFile(path="ok.mp3", size=1, mtime=0, raw_path=raw_path)
+
+    with SftpSession(target_for(server)) as session:
+        for operation in (
+            lambda: session.download(remote, dest),
+            lambda: session.stat(remote),
+            lambda: session.rename(remote, "processed"),
+            lambda: session.remove(remote),
+        ):
+            with pytest.raises(SftpError, match="不安全"):
+                operation()
+
+    assert list(dest.iterdir()) == []
+    assert sorted(p.name for p in root.iterdir()) == ["ok.mp3"]
+
+
 def test_the_demo_server_refuses_to_serve_a_symlink_that_points_outside_its_root(
     server: LocalSftpServer, root: Path, tmp_path: Path, dest: Path
 ) -> None:
@@ -246,6 +350,294 @@ def test_the_demo_server_refuses_to_serve_a_symlink_that_points_outside_its_root
         session.download(RemoteFile(path="escape.mp3", size=6, mtime=0), dest)
 
     assert list(dest.iterdir()) == []
+
+
+# -- stat, rename, remove --------------------------------------------------------------------
+
+
+def test_stat_returns_fresh_size_and_mtime(server: LocalSftpServer, root: Path) -> None:
+    write(root / "a.mp3", b"a", mtime=1_700_000_000)
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        write(root / "a.mp3", b"grown", mtime=1_700_000_500)
+        fresh = session.stat(listed)
+
+    assert fresh == RemoteFile(path="a.mp3", size=5, mtime=1_700_000_500, raw_path=b"a.mp3")
+
+
+def test_stat_uses_the_raw_path(server: LocalSftpServer, root: Path) -> None:
+    write_raw(root, GBK_NAME, b"abc", mtime=1_700_000_600)
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        assert session.stat(listed) == listed
+
+
+def test_stat_of_a_vanished_file_raises(server: LocalSftpServer, root: Path) -> None:
+    write(root / "a.mp3", b"a")
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        (root / "a.mp3").unlink()
+        with pytest.raises(SftpError, match=r"a\.mp3.*不存在"):
+            session.stat(listed)
+
+
+@pytest.mark.parametrize("replacement", ["directory", "symlink"])
+def test_stat_of_a_file_that_is_no_longer_a_regular_file_raises(
+    server: LocalSftpServer, root: Path, replacement: str
+) -> None:
+    write(root / "a.mp3", b"a")
+    write(root / "other.mp3", b"other")
+
+    with SftpSession(target_for(server)) as session:
+        listed = session.list_files()[0]
+        (root / "a.mp3").unlink()
+        if replacement == "directory":
+            (root / "a.mp3").mkdir()
+        else:
+            (root / "a.mp3").symlink_to(root / "other.mp3")
+        with pytest.raises(SftpError, match="不是普通文件"):
+            session.stat(listed)
+
+
+def test_rename_moves_a_file_into_a_new_nested_directory(
+    server: LocalSftpServer, root: Path
+) -> None:
+    write(root / "in" / "a.mp3", b"payload")
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files(recursive=True)
+        new_path = session.rename(listed, "processed/2026-11-25")
+
+    assert new_path == "processed/2026-11-25/a.mp3"
+    assert (root / "processed" / "2026-11-25" / "a.mp3").read_bytes() == b"payload"
+    assert not (root / "in" / "a.mp3").exists()
+
+
+def test_rename_is_relative_to_a_nested_remote_dir(server: LocalSftpServer, root: Path) -> None:
+    write(root / "calls" / "a.mp3", b"payload")
+
+    with SftpSession(target_for(server, remote_dir="/calls")) as session:
+        (listed,) = session.list_files()
+        assert session.rename(listed, "./done//x/") == "done/x/a.mp3"
+
+    assert (root / "calls" / "done" / "x" / "a.mp3").read_bytes() == b"payload"
+
+
+def test_rename_appends_a_counter_before_the_extension_when_the_name_is_taken(
+    server: LocalSftpServer, root: Path
+) -> None:
+    write(root / "a.mp3", b"new")
+    write(root / "noext", b"new")
+    write(root / "done" / "a.mp3", b"old")
+    write(root / "done" / "a-1.mp3", b"old-1")
+    write(root / "done" / "noext", b"old")
+
+    with SftpSession(target_for(server)) as session:
+        by_path = {f.path: f for f in session.list_files()}
+        assert session.rename(by_path["a.mp3"], "done") == "done/a-2.mp3"
+        assert session.rename(by_path["noext"], "done") == "done/noext-1"
+
+    assert (root / "done" / "a.mp3").read_bytes() == b"old"
+    assert (root / "done" / "a-1.mp3").read_bytes() == b"old-1"
+    assert (root / "done" / "a-2.mp3").read_bytes() == b"new"
+    assert (root / "done" / "noext").read_bytes() == b"old"
+    assert (root / "done" / "noext-1").read_bytes() == b"new"
+
+
+def test_rename_keeps_the_raw_gbk_name(server: LocalSftpServer, root: Path) -> None:
+    write_raw(root, GBK_NAME, b"gbk")
+    write_raw(root / "done", GBK_NAME, b"old")
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        new_path = session.rename(listed, "done")
+
+    assert new_path == "done/录音_张三-1.wav"
+    moved = os.path.join(os.fsencode(root / "done"), "录音_张三-1.wav".encode("gbk"))
+    with open(moved, "rb") as handle:
+        assert handle.read() == b"gbk"
+    assert os.listdir(os.fsencode(root)) == [b"done"]
+
+
+def test_a_failed_rename_raises_and_leaves_the_source_in_place(
+    server: LocalSftpServer, root: Path
+) -> None:
+    write(root / "a.mp3", b"payload")
+    write(root / "processed", b"I am a file, not a directory")
+
+    with SftpSession(target_for(server)) as session:
+        (listed, _) = session.list_files()
+        for dest_dir in ("processed", "processed/2026-11-25"):
+            with pytest.raises(SftpError, match="不是目录"):
+                session.rename(listed, dest_dir)
+
+    assert (root / "a.mp3").read_bytes() == b"payload"
+    assert (root / "processed").read_bytes() == b"I am a file, not a directory"
+
+
+def test_a_rename_the_server_refuses_raises_and_leaves_the_source_in_place(
+    server: LocalSftpServer, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(root / "a.mp3", b"payload")
+
+    def refuse(self: _ConfinedSftpServer, oldpath: bytes, newpath: bytes) -> None:
+        raise asyncssh.SFTPPermissionDenied("read-only share")
+
+    monkeypatch.setattr(_ConfinedSftpServer, "posix_rename", refuse)
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        with pytest.raises(SftpError, match=r"a\.mp3.*没有权限"):
+            session.rename(listed, "processed")
+
+    assert (root / "a.mp3").read_bytes() == b"payload"
+    assert list((root / "processed").iterdir()) == []
+
+
+def test_rename_refuses_a_destination_through_a_symlink(
+    server: LocalSftpServer, root: Path, tmp_path: Path
+) -> None:
+    write(root / "a.mp3", b"payload")
+    (tmp_path / "elsewhere").mkdir()
+    (root / "processed").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        with pytest.raises(SftpError, match="不是目录"):
+            session.rename(listed, "processed")
+
+    assert (root / "a.mp3").exists()
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "dest_dir", ["/abs", "../up", "a/../b", "..", "", ".", "a\\b", "a\nb", "a/\x7f"]
+)
+def test_rename_refuses_unsafe_or_empty_destinations_without_touching_anything(
+    server: LocalSftpServer, root: Path, dest_dir: str
+) -> None:
+    write(root / "a.mp3", b"payload")
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        with pytest.raises(SftpError, match="目标目录"):
+            session.rename(listed, dest_dir)
+
+    assert [p.name for p in root.iterdir()] == ["a.mp3"]
+
+
+def test_rename_of_a_vanished_file_raises(server: LocalSftpServer, root: Path) -> None:
+    write(root / "a.mp3", b"a")
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        (root / "a.mp3").unlink()
+        with pytest.raises(SftpError, match="不存在"):
+            session.rename(listed, "processed")
+
+
+def _record_renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    for method in ("rename", "posix_rename"):
+        original = getattr(_ConfinedSftpServer, method)
+
+        def recording(
+            self: _ConfinedSftpServer,
+            oldpath: bytes,
+            newpath: bytes,
+            _method: str = method,
+            _original: object = original,
+        ) -> object:
+            calls.append(_method)
+            return _original(self, oldpath, newpath)  # type: ignore[operator]
+
+        monkeypatch.setattr(_ConfinedSftpServer, method, recording)
+    return calls
+
+
+def _without_posix_rename(monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = asyncssh.sftp.SFTPServerHandler
+    extensions = [ext for ext in handler._extensions if ext[0] != b"posix-rename@openssh.com"]
+    monkeypatch.setattr(handler, "_extensions", extensions)
+
+
+def test_rename_prefers_posix_rename_when_the_server_offers_it(
+    server: LocalSftpServer, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(root / "a.mp3", b"a")
+    calls = _record_renames(monkeypatch)
+
+    with SftpSession(target_for(server)) as session:
+        (listed,) = session.list_files()
+        session.rename(listed, "done")
+
+    assert calls == ["posix_rename"]
+
+
+def test_rename_falls_back_to_a_plain_rename_without_posix_rename(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(root / "a.mp3", b"a")
+    _without_posix_rename(monkeypatch)
+    calls = _record_renames(monkeypatch)
+
+    with (
+        LocalSftpServer(
+            root, username=USER, password=PASSWORD, host_key_path=tmp_path / "host_key"
+        ) as server,
+        SftpSession(target_for(server)) as session,
+    ):
+        (listed,) = session.list_files()
+        assert session.rename(listed, "done") == "done/a.mp3"
+
+    assert calls == ["rename"]
+    assert (root / "done" / "a.mp3").read_bytes() == b"a"
+
+
+def test_a_name_taken_just_before_a_plain_rename_moves_on_to_the_next_suffix(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(root / "a.mp3", b"ours")
+    _without_posix_rename(monkeypatch)
+    original = _ConfinedSftpServer.rename
+    raced: list[bytes] = []
+
+    def someone_else_first(self: _ConfinedSftpServer, oldpath: bytes, newpath: bytes) -> None:
+        if not raced:  # another writer creates the target right after our existence check
+            raced.append(newpath)
+            write(root / "done" / "a.mp3", b"theirs")
+        original(self, oldpath, newpath)
+
+    monkeypatch.setattr(_ConfinedSftpServer, "rename", someone_else_first)
+
+    with (
+        LocalSftpServer(
+            root, username=USER, password=PASSWORD, host_key_path=tmp_path / "host_key"
+        ) as server,
+        SftpSession(target_for(server)) as session,
+    ):
+        (listed,) = session.list_files()
+        assert session.rename(listed, "done") == "done/a-1.mp3"
+
+    assert (root / "done" / "a.mp3").read_bytes() == b"theirs"
+    assert (root / "done" / "a-1.mp3").read_bytes() == b"ours"
+
+
+def test_remove_deletes_the_file_by_its_raw_path(server: LocalSftpServer, root: Path) -> None:
+    write_raw(root, GBK_NAME, b"gbk")
+    write(root / "keep.mp3", b"keep")
+
+    with SftpSession(target_for(server)) as session:
+        gbk = next(f for f in session.list_files() if f.raw_path == GBK_NAME)
+        session.remove(gbk)
+        assert [f.path for f in session.list_files()] == ["keep.mp3"]
+        with pytest.raises(SftpError, match="录音_张三"):
+            session.remove(gbk)
+
+    assert os.listdir(os.fsencode(root)) == [b"keep.mp3"]
 
 
 # -- host keys and authentication ------------------------------------------------------------
@@ -489,6 +881,18 @@ def test_it_gives_up_on_a_server_that_stops_answering_instead_of_hanging(
             session.list_files()
 
     assert list(dest.iterdir()) == []
+
+
+def test_a_session_works_from_a_thread_that_already_runs_an_event_loop(
+    server: LocalSftpServer, root: Path
+) -> None:
+    write(root / "a.mp3", b"a")
+
+    async def inside_a_running_loop() -> list[str]:
+        with SftpSession(target_for(server)) as session:
+            return [f.path for f in session.list_files()]
+
+    assert asyncio.run(inside_a_running_loop()) == ["a.mp3"]
 
 
 def test_a_session_can_be_used_only_inside_its_with_block(server: LocalSftpServer) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 
 from qa_platform.demo import demo_org_load
@@ -57,12 +57,16 @@ class Command(BaseCommand):
                     "password_ref": f"env:{PASSWORD_ENV}",
                     "host_key_fingerprint": server.host_key_fingerprint,
                     "remote_dir": "/",
+                    # The demo files are complete already; a live source waits for stability.
+                    "stable_seconds": 0,
                     "enabled": True,
                 },
             )
             self.stdout.write(f"SFTP 服务器 127.0.0.1:{server.port}，"
                               f"主机指纹 {server.host_key_fingerprint}")
             run = source_pull(source_id=source.id)
+            if run is None:
+                raise CommandError("另一个拉取任务正占用演示来源，请稍后再试")
             self.stdout.write(
                 f"拉取：列出 {run.listed}，新文件 {run.new}，下载 {run.downloaded}，"
                 f"跳过 {run.skipped}，失败 {run.failed}"
