@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from qa_platform.roles import Role, user_role
-from transcription.selectors import UPLOAD_ROLES
+from transcription.selectors import PIPELINE_ROLES, UPLOAD_ROLES
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -12,4 +12,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "qa_role": role,
         "qa_is_admin": role is Role.ADMIN,
         "qa_can_upload": role in UPLOAD_ROLES,
+        "qa_can_view_pipeline": role in PIPELINE_ROLES,
     }
