@@ -5,13 +5,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
 
-.PHONY: demo test check install system-deps clean
+.PHONY: demo test check bench install system-deps clean
 
 demo: install
 	$(BIN)/python manage.py demo --addr $(ADDR)
 
 test: install
 	QA_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Speed targets, measured against baselines in the same run (see benchmarks/README.md).
+bench: install
+	$(BIN)/python benchmarks/ingest_sftp.py $(BENCH_ARGS)
 
 check: install
 	$(BIN)/ruff check .

@@ -51,7 +51,7 @@ class LocalDirSession:
                 if stat.S_ISDIR(info.st_mode) and recursive:
                     pending.append(raw)
                 elif stat.S_ISREG(info.st_mode):
-                    found.append(RemoteFile(path=display_name(raw), size=info.st_size,
+                    found.append(RemoteFile(path=_display(raw), size=info.st_size,
                                             mtime=int(info.st_mtime), raw_path=raw))
         return sorted(found, key=lambda f: f.raw_path)
 
@@ -106,7 +106,7 @@ class LocalDirSession:
             os.rename(self._path(remote), target)
         except OSError as exc:
             raise SftpError(f"移动 {remote.path} 失败：{exc.strerror}") from None
-        return display_name(os.path.relpath(target, self._root))
+        return _display(os.path.relpath(target, self._root))
 
     def remove(self, remote: RemoteFile) -> None:
         try:
@@ -123,6 +123,11 @@ class LocalDirSession:
         if raw.startswith(b"/") or any(p in (b"", b".", b"..") for p in parts):
             raise SftpError(f"路径越界：{remote.path}")
         return os.path.join(self._root, raw)
+
+
+def _display(raw: bytes) -> str:
+    # Each component on its own: a UTF-8 folder may hold a GBK-named file.
+    return "/".join(display_name(part) for part in raw.split(b"/"))
 
 
 def _acceptable(name: bytes) -> bool:

@@ -44,7 +44,11 @@ def plan_pull(source: RecordingSource, listing: list[RemoteFile], *, now: dateti
         suffix = PurePosixPath(remote.path).suffix.lower()
         if suffix in SIDECAR_SUFFIXES:
             plan.sidecars[(str(PurePosixPath(remote.path).with_suffix("")), suffix)] = remote
-    candidates = [remote for remote in listing if source.matches(remote.path)]
+    processed = _processed_prefix(source)
+    candidates = [
+        remote for remote in listing
+        if source.matches(remote.path) and not (processed and remote.path.startswith(processed))
+    ]
     ledger = {entry.path_key: entry for entry in SourceFile.objects.filter(source=source)}
     created: list[SourceFile] = []
     changed: list[SourceFile] = []
@@ -85,6 +89,14 @@ def plan_pull(source: RecordingSource, listing: list[RemoteFile], *, now: dateti
             changed, ["size", "mtime", "stable_since", "status", "error"], batch_size=500
         )
     return plan
+
+
+def _processed_prefix(source: RecordingSource) -> str:
+    """Files we moved aside after taking them must not be listed as new ones."""
+    if source.after_download != RecordingSource.AfterDownload.MOVE:
+        return ""
+    fixed = source.processed_dir.split("{date}", 1)[0].strip("/")
+    return f"{fixed}/" if fixed else ""
 
 
 def sidecar_for(plan: PullPlan, remote: RemoteFile, suffix: str) -> RemoteFile | None:

@@ -60,6 +60,8 @@ class Fetched:
     entry: SourceFile
     audio: DownloadedFile | None = None
     sidecars: tuple[tuple[str, DownloadedFile], ...] = ()
+    # The remote sidecars themselves: they follow the audio when it is moved or deleted.
+    sidecar_remotes: tuple[RemoteFile, ...] = ()
     error: str = ""
     # The file changed while we read it: it is not stable after all.
     changed: RemoteFile | None = None
@@ -227,6 +229,7 @@ def _fetch_all(source: RecordingSource, plan: PullPlan, factory: Callable[[], Re
 def _fetch(session: RemoteSession, plan: PullPlan, source: RecordingSource, remote: RemoteFile,
            entry: SourceFile) -> Fetched:
     sidecars: list[tuple[str, DownloadedFile]] = []
+    sidecar_remotes: list[RemoteFile] = []
     audio = None
     try:
         audio = session.download(remote, incoming_dir())
@@ -238,11 +241,13 @@ def _fetch(session: RemoteSession, plan: PullPlan, source: RecordingSource, remo
             sidecar = sidecar_for(plan, remote, suffix)
             if sidecar is not None:
                 sidecars.append((suffix, session.download(sidecar, incoming_dir())))
+                sidecar_remotes.append(sidecar)
     except SftpError as exc:
         partial = Fetched(remote=remote, entry=entry, audio=audio, sidecars=tuple(sidecars))
         partial.discard()
         return Fetched(remote=remote, entry=entry, error=str(exc))
     return Fetched(remote=remote, entry=entry, audio=audio, sidecars=tuple(sidecars),
+                   sidecar_remotes=tuple(sidecar_remotes),
                    audio_check=audio_check(audio.local_path, size=audio.size))
 
 
@@ -306,7 +311,8 @@ def _take(source: RecordingSource, session: RemoteSession, fetched: Fetched,
     )
     run.downloaded += 1
     run.bytes += fetched.audio.size + sum(d.size for _, d in fetched.sidecars)
-    _after_download(source, session, remote, run)
+    for taken in (remote, *fetched.sidecar_remotes):
+        _after_download(source, session, taken, run)
 
 
 def _call_facts(source: RecordingSource, fetched: Fetched

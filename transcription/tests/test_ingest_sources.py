@@ -258,3 +258,30 @@ def test_a_misconfigured_source_is_refused_with_the_field_named(
     with pytest.raises(ValidationError) as error:
         source.full_clean()
     assert field in error.value.message_dict
+
+
+def test_files_moved_aside_on_a_recursive_source_are_not_taken_again(
+    source: RecordingSource, copy_call: Callable[..., Path], remote_dir: Path
+) -> None:
+    source.recursive = True
+    source.after_download = RecordingSource.AfterDownload.MOVE
+    source.processed_dir = "processed/{date}"
+    source.save()
+    copy_call(CALL, sidecar=False)
+    assert pull(source).downloaded == 1
+    assert list((remote_dir / "processed").rglob("*.mp3"))
+    run = pull(source)
+    assert (run.listed, run.new, run.downloaded) == (1, 0, 0)
+
+
+def test_sidecars_follow_their_recording_when_it_is_moved(
+    source: RecordingSource, copy_call: Callable[..., Path], remote_dir: Path
+) -> None:
+    source.after_download = RecordingSource.AfterDownload.MOVE
+    source.processed_dir = "done"
+    source.save()
+    copy_call(CALL)
+    pull(source)
+    assert sorted(p.name for p in (remote_dir / "done").iterdir()) == [
+        f"{CALL}.json", f"{CALL}.mp3"]
+    assert not list(remote_dir.glob(f"{CALL}.*"))
