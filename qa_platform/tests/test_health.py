@@ -55,3 +55,9 @@ def test_the_login_page_can_switch_language_before_login(client: Client, db: Non
     login = client.get("/accounts/login/")
     assert login.headers["Content-Language"] == "en"
     assert "Log in" in login.content.decode()
+
+
+def test_an_english_browser_still_gets_the_chinese_interface(client: Client, db: None) -> None:
+    response = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response.headers["Content-Language"] == "zh-hans"
+    assert "登录" in response.content.decode()
