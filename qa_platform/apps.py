@@ -7,4 +7,4 @@ class QaPlatformConfig(AppConfig):
     verbose_name = _("组织与权限")
 
     def ready(self) -> None:
-        from qa_platform import checks  # noqa: F401  (registers the system checks)
+        from qa_platform import checks, heartbeats  # noqa: F401  (registers checks and signals)

@@ -12,6 +12,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from qa_platform.heartbeats import workers_alive
+
 
 @never_cache
 @require_GET
@@ -64,5 +66,9 @@ def _ms_since(started: float) -> int:
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check_database(), "broker": _check_broker(), "disk": _check_disk()}
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status=200 if ready else 503)
+    # Workers are reported, not required: the web process is ready without them.
+    workers = workers_alive() if checks["database"]["ok"] else []
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks, "workers": workers},
+        status=200 if ready else 503,
+    )

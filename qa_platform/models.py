@@ -93,3 +93,24 @@ class AuditEvent(models.Model):
         if self.pk is not None:
             raise ValueError("audit events are append-only")
         super().save(*args, **kwargs)
+
+
+class WorkerHeartbeat(models.Model):
+    """Each Celery worker process says it is alive, and what it serves, every few seconds."""
+
+    node = models.CharField(_("节点"), max_length=200)
+    pid = models.PositiveIntegerField(_("进程号"))
+    queues = models.CharField(_("队列"), max_length=200, blank=True)
+    engine = models.CharField(_("转写引擎"), max_length=50, blank=True)
+    device = models.CharField(_("设备"), max_length=50, blank=True)
+    model_version = models.CharField(_("模型版本"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("启动时间"), default=timezone.now)
+    last_seen = models.DateTimeField(_("最近心跳"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("工作进程心跳")
+        verbose_name_plural = _("工作进程心跳")
+        constraints = [models.UniqueConstraint(fields=["node", "pid"], name="heartbeat_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.node}#{self.pid}"

@@ -228,6 +228,10 @@ ASR_PUNC_MODEL = env_str("ASR_PUNC_MODEL")
 ASR_SPK_MODEL = env_str("ASR_SPK_MODEL")
 ASR_DEVICE = env_str("ASR_DEVICE", "auto")
 ASR_BATCH_SIZE_S = env_int("ASR_BATCH_SIZE_S", 300, minimum=1)
+# A transcription may take ASR_TIME_LIMIT_MIN_S plus this many seconds per second of audio
+# (a CPU worker runs well under 1x real time; a GPU far under).
+ASR_TIME_LIMIT_FACTOR = env_int("ASR_TIME_LIMIT_FACTOR", 2, minimum=1)
+ASR_TIME_LIMIT_MIN_S = env_int("ASR_TIME_LIMIT_MIN_S", 300, minimum=30)
 # A recording stuck in a working status longer than this is queued again.
 PIPELINE_STUCK_AFTER_S = env_int("PIPELINE_STUCK_AFTER_S", 3 * 3600, minimum=60)
 
@@ -235,6 +239,8 @@ PIPELINE_STUCK_AFTER_S = env_int("PIPELINE_STUCK_AFTER_S", 3 * 3600, minimum=60)
 RAW_AUDIO_RETENTION_DAYS = env_int("RAW_AUDIO_RETENTION_DAYS", 7, minimum=1)
 TRANSCRIPT_RETENTION_DAYS = env_int("TRANSCRIPT_RETENTION_DAYS", 180, minimum=1)
 QA_MIN_FREE_DISK_MB = env_int("QA_MIN_FREE_DISK_MB", 1024, minimum=0)
+# How often each worker process records its heartbeat (shown in /readyz).
+QA_HEARTBEAT_S = env_int("QA_HEARTBEAT_S", 30, minimum=1)
 SFTP_CONNECT_TIMEOUT_S = env_int("SFTP_CONNECT_TIMEOUT_S", 20, minimum=1)
 
 # --- Ingest -------------------------------------------------------------------

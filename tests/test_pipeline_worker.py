@@ -60,6 +60,7 @@ def worker(broker: str, data_dir: Path, tmp_path: Path) -> Iterator[subprocess.P
         "CELERY_BROKER_URL": broker,
         "QA_DATA_DIR": str(data_dir),
         "QA_TEST_SFTP_PASSWORD": "pull-test-password",
+        "QA_HEARTBEAT_S": "1",
     }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
@@ -119,3 +120,8 @@ def test_a_worker_process_pulls_transcribes_and_analyzes_and_the_call_reaches_re
     page = client.get("/calls/review/").content.decode()
     assert refund_call.call_id in page
     assert "退费诉求" in page
+
+    # The worker's heartbeat shows in /readyz, with the queues it serves.
+    workers = Client().get("/readyz").json()["workers"]
+    assert workers, "no worker heartbeat recorded"
+    assert "asr" in workers[0]["queues"] and "ingest" in workers[0]["queues"]

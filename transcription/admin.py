@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from transcription.models import (
+    Hotword,
     IngestRun,
     Recording,
     RecordingSource,
@@ -118,3 +119,10 @@ class TranscriptAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(Hotword)
+class HotwordAdmin(admin.ModelAdmin):
+    list_display = ("word", "source", "updated_at")
+    list_filter = (("source", admin.EmptyFieldListFilter), "source")
+    search_fields = ("word",)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("settings/sources/", sources.source_list, name="sources"),
     path("settings/sources/new/", sources.source_edit, name="source_new"),
     path("settings/sources/<int:source_id>/", sources.source_edit, name="source_edit"),
+    path("settings/hotwords/", sources.hotwords_retranscribe, name="hotwords"),
 ]

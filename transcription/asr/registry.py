@@ -33,6 +33,19 @@ def get_engine(name: str | None = None) -> AsrEngine:
         return engine
 
 
+def loaded_engine_facts() -> dict[str, str]:
+    """What this process has loaded, for its heartbeat: engine, device, model version."""
+    with _lock:
+        engine = _engines.get(selected_engine_name())
+    if engine is None:
+        return {"engine": "", "device": "", "model_version": ""}
+    return {
+        "engine": engine.name,
+        "device": str(getattr(engine, "device", ""))[:50],
+        "model_version": str(getattr(engine, "model_version", ""))[:200],
+    }
+
+
 def preload_engine() -> None:
     """Load the selected engine now (worker start), so the first task does not pay for it."""
     try:

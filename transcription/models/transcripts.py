@@ -19,6 +19,9 @@ class Transcript(TimeStampedModel):
     model_version = models.CharField(_("模型版本"), max_length=200, blank=True)
     language = models.CharField(_("语言"), max_length=10, default="zh")
     timings = models.JSONField(_("耗时"), default=dict, blank=True)
+    hotword_count = models.PositiveIntegerField(_("使用热词数"), default=0)
+    # The engine could not use these (e.g. plain Paraformer, or a sidecar): said, not hidden.
+    ignored_hotwords = models.JSONField(_("未使用的热词"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("转写")

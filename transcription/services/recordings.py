@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -20,10 +21,12 @@ from transcription.asr.base import (
     TranscriptionRequest,
     TranscriptionResult,
 )
+from transcription.asr.itn import normalize as itn_normalize
 from transcription.asr.registry import get_engine
 from transcription.asr.sidecar import SidecarEngine, sidecar_metadata
 from transcription.models import Recording, RecordingSource, Segment, Transcript
 from transcription.services.calls import call_metadata_apply
+from transcription.services.hotwords import hotwords_for
 from transcription.storage import absolute_path
 
 logger = logging.getLogger(__name__)
@@ -38,12 +41,17 @@ def recording_transcribe(*, recording_id: int) -> Recording | None:
         audio_path=absolute_path(recording.audio_file),
         sidecar_path=absolute_path(recording.sidecar_file) if recording.sidecar_file else None,
         channel_roles=_channel_roles(recording),
+        hotwords=hotwords_for(recording.source),
     )
     try:
         result = get_engine().transcribe(request)
         if request.sidecar_path is not None and result.engine != SidecarEngine.name:
             # ASR supplies the words; the delivered sidecar still knows who and when.
             result = replace(result, metadata=sidecar_metadata(request.sidecar_path))
+        result = with_written_numbers(result)
+    except SoftTimeLimitExceeded:
+        return recording_fail(recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE,
+                              reason="转写超时（超过按录音时长计算的时限），可重试")
     except TranscriptionError as exc:
         return recording_fail(recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE,
                               reason=str(exc))
@@ -51,10 +59,20 @@ def recording_transcribe(*, recording_id: int) -> Recording | None:
         logger.exception("transcription of recording %s crashed", recording_id)
         return recording_fail(recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE,
                               reason=f"转写程序出错：{type(exc).__name__}: {exc}")
-    return transcript_store(recording_id=recording_id, result=result)
+    return transcript_store(recording_id=recording_id, result=result, hotwords=request.hotwords)
 
 
-def transcript_store(*, recording_id: int, result: TranscriptionResult) -> Recording:
+def with_written_numbers(result: TranscriptionResult) -> TranscriptionResult:
+    """Inverse text normalisation on every engine's display text; raw text is kept as heard.
+
+    Also a guard for engines that normalise themselves: it leaves written numbers alone.
+    """
+    segments = [replace(s, text=itn_normalize(s.text)) for s in result.segments]
+    return replace(result, segments=segments)
+
+
+def transcript_store(*, recording_id: int, result: TranscriptionResult,
+                     hotwords: tuple[str, ...] = ()) -> Recording:
     """Write a transcript and its segments in one transaction, then queue analysis."""
     with transaction.atomic():
         recording = Recording.objects.select_for_update().get(id=recording_id)
@@ -65,6 +83,8 @@ def transcript_store(*, recording_id: int, result: TranscriptionResult) -> Recor
             model_version=result.model_version[:200],
             language=result.language,
             timings=result.timings,
+            hotword_count=max(len(hotwords) - len(result.ignored_hotwords), 0),
+            ignored_hotwords=list(result.ignored_hotwords),
         )
         Segment.objects.bulk_create(
             Segment(
@@ -172,7 +192,17 @@ def _channel_roles(recording: Recording) -> tuple[str, ...]:
 def queue_transcription(recording_id: int) -> None:
     from transcription.tasks import recording_transcribe as task
 
-    task.delay(recording_id)
+    duration_ms = Recording.objects.filter(id=recording_id).values_list(
+        "duration_ms", flat=True).first()
+    soft, hard = transcription_time_limits(duration_ms)
+    task.apply_async((recording_id,), soft_time_limit=soft, time_limit=hard)
+
+
+def transcription_time_limits(duration_ms: int | None) -> tuple[int, int]:
+    """Seconds a transcription may take: scaled by the audio's length, with a floor."""
+    audio_s = (duration_ms or 3600 * 1000) / 1000
+    soft = int(settings.ASR_TIME_LIMIT_MIN_S + audio_s * settings.ASR_TIME_LIMIT_FACTOR)
+    return soft, soft + 60
 
 
 def _queue_analysis(recording_id: int) -> None:

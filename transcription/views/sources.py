@@ -5,14 +5,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from qa_platform.audit import audit_record
 from qa_platform.roles import Role, user_role
-from transcription.models import RecordingSource
+from transcription.models import Hotword, RecordingSource
+from transcription.services.hotwords import recordings_retranscribe
 
 
 class SourceForm(forms.ModelForm):
@@ -51,3 +54,35 @@ def source_edit(request: HttpRequest, source_id: int | None = None) -> HttpRespo
         messages.success(request, _("已保存录音来源：%(name)s") % {"name": saved.name})
         return redirect("transcription:sources")
     return render(request, "transcription/source_form.html", {"form": form, "source": source})
+
+
+class RetranscribeForm(forms.Form):
+    since = forms.DateField(label=_lazy("起始日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_lazy("结束日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.ModelChoiceField(RecordingSource.objects.order_by("name"), required=False,
+                                    label=_lazy("来源"), empty_label=_lazy("全部来源"))
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            raise forms.ValidationError(_lazy("结束日期早于起始日期"))
+        return data
+
+
+@require_http_methods(["GET", "POST"])
+def hotwords_retranscribe(request: HttpRequest) -> HttpResponse:
+    """After the hotword lists change, transcribe a date range of calls again."""
+    _require_admin(request)
+    form = RetranscribeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        source = form.cleaned_data["source"]
+        queued = recordings_retranscribe(since=form.cleaned_data["since"],
+                                         until=form.cleaned_data["until"],
+                                         source_id=source.id if source else None)
+        audit_record(user=request.user, action="recordings.retranscribe", details={
+            "since": str(form.cleaned_data["since"]), "until": str(form.cleaned_data["until"]),
+            "source": source.id if source else None, "queued": queued})
+        messages.success(request, _("已重新排队转写 %(n)d 通通话") % {"n": queued})
+        return redirect("transcription:pipeline")
+    counts = Hotword.objects.values("source__name").annotate(n=Count("id")).order_by("source__name")
+    return render(request, "transcription/hotwords.html", {"form": form, "counts": counts})
