@@ -227,6 +227,9 @@ ASR_VAD_MODEL = env_str("ASR_VAD_MODEL")
 ASR_PUNC_MODEL = env_str("ASR_PUNC_MODEL")
 ASR_SPK_MODEL = env_str("ASR_SPK_MODEL")
 ASR_DEVICE = env_str("ASR_DEVICE", "auto")
+# Mono recordings with ASR_SPK_MODEL: who is the agent when nobody greets or says 工号.
+ASR_MONO_AGENT_FALLBACK = env_choice("ASR_MONO_AGENT_FALLBACK", "first",
+                                     ("first", "second", "unknown"))
 ASR_BATCH_SIZE_S = env_int("ASR_BATCH_SIZE_S", 300, minimum=1)
 # A transcription may take ASR_TIME_LIMIT_MIN_S plus this many seconds per second of audio
 # (a CPU worker runs well under 1x real time; a GPU far under).

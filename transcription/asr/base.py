@@ -42,7 +42,13 @@ class SegmentResult:
     raw_text: str
     # What users see: punctuated and normalised.
     text: str
+    # Lower-case emotion the model reported (e.g. "angry"); "" when it reports none.
     emotion: str = ""
+    # Absolute (start_ms, end_ms) per character of raw_text, when the model gives
+    # token timestamps; () otherwise. Whitespace gets a zero-length span.
+    char_timestamps: tuple[tuple[int, int], ...] = ()
+    # Language code the model detected for this segment (e.g. "zh"); "" if not reported.
+    language: str = ""
 
 
 @dataclass(frozen=True)

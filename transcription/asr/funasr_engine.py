@@ -3,25 +3,20 @@
 One ``FunasrEngine`` is built per worker process; it loads the models once from
 local directories and is then called for many recordings (not thread-safe).
 Each channel of a call is transcribed separately so the agent/customer role of
-every segment comes from the channel it was spoken on, not from diarization.
+every segment comes from the channel it was spoken on. Only a mono recording
+with an unknown role is diarized (CAM++ speaker embeddings, two clusters), and
+only when a speaker model is configured.
 
-Nothing here may reach a model hub: directories are checked before funasr sees
-them, because funasr treats any string that is not an existing path as a hub
-model id and downloads it.
+Nothing here may reach a model hub: see ``funasr_models``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
 import math
-import os
-import re
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,23 +31,48 @@ from transcription.asr.base import (
     TranscriptionRequest,
     TranscriptionResult,
 )
+from transcription.asr.diarization import CampplusEmbedder, EmbedFn, diarize
+from transcription.asr.funasr_models import (
+    check_model_dir,
+    force_offline,
+    free_accelerator_memory,
+    hotword_kwargs,
+    is_oom,
+    load_auto_model,
+    memory_word,
+    model_class_name,
+    model_kwargs,
+    model_traits,
+    model_version,
+    oom_as_error,
+    resolve_device,
+)
+from transcription.asr.model_output import (
+    char_timestamps,
+    normalize_text,
+    parse_rich_text,
+    timestamp_units,
+)
+from transcription.asr.roles import FALLBACK_FIRST, FALLBACKS, roles_for_turns
+
+# Re-exported: callers and tests import these from the engine module.
+__all__ = [
+    "FunasrConfig",
+    "FunasrEngine",
+    "model_version",
+    "normalize_text",
+    "plan_batches",
+    "resolve_device",
+    "split_span",
+]
 
 logger = logging.getLogger(__name__)
 
-# Model classes that read hotwords, and the generate() keyword each one reads.
-HOTWORD_KWARG_BY_MODEL = {
-    "SeacoParaformer": "hotword",  # space-separated string
-    "ContextualParaformer": "hotword",  # space-separated string
-    "FunASRNano": "hotwords",  # list of strings, put into the LLM prompt
-}
 # Fbank needs at least one 25 ms frame; VAD blips shorter than this carry no words.
 MIN_ASR_SEGMENT_MS = 60
-# SeACo treats a hotword string starting with "http" as a URL to fetch, or ending
-# with ".txt" as a file to read; such "hotwords" are refused instead.
-_UNSAFE_HOTWORD = re.compile(r"^https?:|://|\.txt$", re.IGNORECASE)
-_CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
-_RICH_TAG = re.compile(r"<\|[^|]*\|>")
+# Mono calls to diarize end a VAD segment after this much silence: the default
+# schedule waits up to 2 s early in a call, merging agent and customer turns.
+MONO_END_SILENCE_MS = 500
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,10 @@ class FunasrConfig:
     max_segment_ms: int = 30000
     # Torch CPU threads; funasr re-applies this process-wide on every call.
     ncpu: int = 4
+    # CAM++ speaker-verification model; enables agent/customer roles on mono calls.
+    spk_dir: str | None = None
+    # Mono role when no greeting decides: "first" / "second" speaker is the agent, or "unknown".
+    mono_fallback: str = FALLBACK_FIRST
 
 
 @dataclass(frozen=True)
@@ -78,87 +102,8 @@ class _Segment:
     role: str
     start_ms: int
     end_ms: int
+    # A view into the decoded channel (no copy), valid while the channel lives.
     samples: np.ndarray
-
-
-def resolve_device(requested: str = "auto") -> str:
-    """Return ``requested`` unless it is "auto"; then the best of cuda, mps, cpu."""
-    if requested != "auto":
-        return requested
-    import torch
-
-    cuda = getattr(torch, "cuda", None)
-    if cuda is not None and cuda.is_available():
-        return "cuda"
-    mps = getattr(getattr(torch, "backends", None), "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def force_offline() -> None:
-    """Make hub clients refuse network access for the whole process (on-prem product)."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        os.environ[var] = "1"
-    # Not read by today's modelscope, but honoured by tooling that wraps it.
-    os.environ["MODELSCOPE_OFFLINE"] = "1"
-
-
-def check_model_dir(path: str | os.PathLike[str], what: str) -> Path:
-    """Return the absolute model directory or raise TranscriptionError naming the path."""
-    if not str(path).strip():
-        # Path("") is ".", which would silently mean "the current directory".
-        raise TranscriptionError(f"未配置{what}模型目录")
-    p = Path(path).expanduser()
-    if not p.is_dir():
-        raise TranscriptionError(f"{what}模型目录不存在：{p}")
-    if not (p / "config.yaml").is_file():
-        raise TranscriptionError(f"{what}模型目录缺少 config.yaml：{p}")
-    return p.resolve()
-
-
-def model_class_name(model_dir: Path) -> str:
-    """The ``model:`` class named in a funasr config.yaml ('' if unreadable)."""
-    import yaml
-
-    try:
-        config = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return ""
-    return str(config.get("model", "")) if isinstance(config, dict) else ""
-
-
-def model_version(model_dir: Path) -> str:
-    """Stable identifier of a model directory for result provenance.
-
-    Uses configuration.json's model name/version when present; the hash of
-    config.yaml plus the weight file size tells apart re-trained copies.
-    """
-    digest = hashlib.sha256((model_dir / "config.yaml").read_bytes())
-    weights = model_dir / "model.pt"
-    if weights.is_file():
-        digest.update(str(weights.stat().st_size).encode())
-    short = digest.hexdigest()[:8]
-    name, version = model_dir.name, ""
-    conf_path = model_dir / "configuration.json"
-    if conf_path.is_file():
-        try:
-            conf = json.loads(conf_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            conf = {}
-        if isinstance(conf, dict):
-            hub = conf.get("model_name_in_hub")
-            hub_name = (hub.get("ms") or hub.get("hf")) if isinstance(hub, dict) else None
-            name = str(conf.get("model_name") or hub_name or name)
-            version = str(conf.get("version") or "")
-    return f"{name}@{version or short}"
-
-
-def normalize_text(text: str) -> str:
-    """Drop rich tags and the spaces funasr puts between CJK characters; keep latin spacing."""
-    text = _RICH_TAG.sub("", text)
-    text = _CJK_GAP.sub("", text)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def split_span(start_ms: int, end_ms: int, max_ms: int) -> list[tuple[int, int]]:
@@ -190,97 +135,54 @@ def plan_batches(durations_ms: Sequence[int], budget_ms: int) -> list[list[int]]
     return batches
 
 
-def _oom_types() -> tuple[type[BaseException], ...]:
-    """torch's CUDA OOM exception class, if this torch build has one."""
-    import torch
-
-    oom = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
-    return (oom,) if isinstance(oom, type) else ()
-
-
-def _is_oom(exc: BaseException) -> bool:
-    """CUDA OOM, or the RuntimeError MPS / older CUDA / the CPU allocator raise instead."""
-    if isinstance(exc, _oom_types()):
-        return True
-    message = str(exc).lower()
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in message or "can't allocate memory" in message
-    )
-
-
-def _memory_word(exc: BaseException) -> str:
-    """Chinese word for the exhausted memory: GPU (显存) for CUDA/MPS, RAM (内存) for CPU."""
-    message = str(exc).lower()
-    if isinstance(exc, _oom_types()) or "cuda" in message or "mps" in message:
-        return "显存"
-    return "内存"
-
-
-def _free_accelerator_memory() -> None:
-    """Return cached blocks to the driver so a smaller retry can fit."""
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    mps = getattr(torch, "mps", None)
-    if mps is not None and torch.backends.mps.is_available():
-        mps.empty_cache()
-
-
-@contextmanager
-def _preserve_root_logging() -> Iterator[None]:
-    """Undo the logging.basicConfig() that importing funasr and building AutoModel perform."""
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    try:
-        yield
-    finally:
-        for handler in [h for h in root.handlers if h not in handlers]:
-            root.removeHandler(handler)
-        root.setLevel(level)
-
-
 class FunasrEngine:
-    """AsrEngine backed by local FunASR models (VAD + ASR + optional punctuation)."""
+    """AsrEngine backed by local FunASR models (VAD + ASR + optional punctuation/speaker)."""
 
     name = "funasr"
 
-    def __init__(self, config: FunasrConfig) -> None:
-        """Check the directories and load every model once; raises TranscriptionError."""
+    def __init__(self, config: FunasrConfig, *, embed: EmbedFn | None = None) -> None:
+        """Check the directories and load every model once; raises TranscriptionError.
+
+        ``embed`` replaces the speaker model's embedding function (tests, other
+        speaker models); without it and without ``spk_dir`` mono calls stay "unknown".
+        """
         self.config = config
+        if config.mono_fallback not in FALLBACKS:
+            raise TranscriptionError(
+                f"单声道角色兜底设置无效：{config.mono_fallback!r}（可选：{'、'.join(FALLBACKS)}）"
+            )
         # Check all paths before importing funasr, so a typo never becomes a hub download.
         model_dir = check_model_dir(config.model_dir, "识别")
         vad_dir = check_model_dir(config.vad_dir, "VAD ")
         punc_dir = check_model_dir(config.punc_dir, "标点") if config.punc_dir else None
+        spk_dir = check_model_dir(config.spk_dir, "说话人") if config.spk_dir else None
         force_offline()
         self.device = resolve_device(config.device)
         self.model_version = model_version(model_dir)
         self.vad_model = self._load(vad_dir)
         self.asr_model = self._load(model_dir)
         self.punc_model = self._load(punc_dir) if punc_dir else None
+        self.spk_model = self._load(spk_dir) if spk_dir else None
+        self.embed: EmbedFn | None = embed
+        if self.embed is None and self.spk_model is not None:
+            self.embed = CampplusEmbedder(self.spk_model)
         # The loaded class decides; config.yaml's `model:` covers registry aliases.
         self.model_class = type(self.asr_model.model).__name__
-        configured = model_class_name(model_dir)
-        self.hotword_kwarg: str | None = HOTWORD_KWARG_BY_MODEL.get(self.model_class)
-        self.hotword_kwarg = self.hotword_kwarg or HOTWORD_KWARG_BY_MODEL.get(configured)
+        traits = model_traits(self.model_class, model_class_name(model_dir))
+        self.family = traits.family
+        self.hotword_kwarg = traits.hotword_kwarg
+        self.native_punctuation = traits.native_punctuation
 
     def _load(self, model_dir: Path) -> Any:
         """Build one funasr AutoModel from an existing local directory."""
-        with _preserve_root_logging():
-            # Separate guard: the import's INFO-level handler must not see the load logs.
-            from funasr import AutoModel
-        try:
-            with _preserve_root_logging():
-                return AutoModel(
-                    model=str(model_dir),
-                    disable_update=True,
-                    disable_pbar=True,
-                    log_level="WARNING",
-                    device=self.device,
-                    ncpu=self.config.ncpu,
-                )
-        except Exception as exc:  # funasr raises bare AssertionError/KeyError on bad dirs
-            raise TranscriptionError(f"模型加载失败：{model_dir}：{exc!r}") from exc
+        return load_auto_model(model_dir, device=self.device, ncpu=self.config.ncpu)
+
+    def generate_kwargs(
+        self, request: TranscriptionRequest
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """Every generate() keyword this model reads for ``request``, and ignored hotwords."""
+        extra, ignored = hotword_kwargs(self.hotword_kwarg, request.hotwords)
+        return {**model_kwargs(self.family, request.language), **extra}, ignored
 
     def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         """Transcribe every channel of the recording; segments sorted by (start, role)."""
@@ -289,27 +191,39 @@ class FunasrEngine:
         audio = decode_channels(request.audio_path, sample_rate=TARGET_SAMPLE_RATE)
         timings["decode"] = time.perf_counter() - t0
 
+        roles = request.channel_roles
+        # Diarize only a mono call whose single channel has no role from the source.
+        diarized = (
+            self.embed is not None
+            and len(audio.channels) == 1
+            and (roles[0] if roles else ROLE_UNKNOWN) == ROLE_UNKNOWN
+        )
         t0 = time.perf_counter()
         pieces: list[_Segment] = []
         for index, samples in enumerate(audio.channels):
-            roles = request.channel_roles
             role = roles[index] if index < len(roles) else ROLE_UNKNOWN
-            pieces.extend(self._vad_segments(samples, role))
+            silence = MONO_END_SILENCE_MS if diarized else None
+            pieces.extend(self._vad_segments(samples, role, end_silence_ms=silence))
         timings["vad"] = time.perf_counter() - t0
 
-        hotword_kwargs, ignored = self._hotword_kwargs(request.hotwords)
+        extra, ignored = self.generate_kwargs(request)
         t0 = time.perf_counter()
-        raw_texts = self._recognise([p.samples for p in pieces], hotword_kwargs)
+        results = self._recognise([p.samples for p in pieces], extra)
         timings["asr"] = time.perf_counter() - t0
+
+        roles_by_piece = [p.role for p in pieces]
+        if diarized and pieces:
+            t0 = time.perf_counter()
+            texts = [parse_rich_text(str(r.get("text", ""))).text for r in results]
+            roles_by_piece = self._mono_roles(pieces, texts)
+            timings["diarize"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         segments: list[SegmentResult] = []
-        for piece, raw in zip(pieces, raw_texts, strict=True):
-            raw = normalize_text(raw)
-            if not raw:
-                continue
-            text = self._punctuate(raw) if self.punc_model is not None else raw
-            segments.append(SegmentResult(piece.role, piece.start_ms, piece.end_ms, raw, text))
+        for piece, role, result in zip(pieces, roles_by_piece, results, strict=True):
+            segment = self._segment(piece, role, result)
+            if segment is not None:
+                segments.append(segment)
         timings["punc"] = time.perf_counter() - t0
         segments.sort(key=lambda s: (s.start_ms, s.role, s.end_ms))
         return TranscriptionResult(
@@ -322,12 +236,65 @@ class FunasrEngine:
             ignored_hotwords=ignored,
         )
 
-    def _vad_segments(self, samples: np.ndarray, role: str) -> list[_Segment]:
-        """Speech spans of one channel, split to max_segment_ms, with their samples."""
+    def _segment(self, piece: _Segment, role: str, result: dict[str, Any]) -> SegmentResult | None:
+        """The SegmentResult for one recognised piece; None when it holds no words."""
+        rich = parse_rich_text(str(result.get("text", "")))
+        raw = rich.text
+        if not raw:
+            return None
+        units, spans = timestamp_units(result)
+        stamps = tuple(
+            (min(max(a, piece.start_ms), piece.end_ms), min(max(b, piece.start_ms), piece.end_ms))
+            for a, b in char_timestamps(raw, units, spans, piece.start_ms)
+        )
+        use_punc = self.punc_model is not None and not self.native_punctuation
+        text = self._punctuate(raw) if use_punc else raw
+        return SegmentResult(
+            role=role,
+            start_ms=piece.start_ms,
+            end_ms=piece.end_ms,
+            raw_text=raw,
+            text=text,
+            emotion=rich.emotion,
+            char_timestamps=stamps,
+            language=rich.language,
+        )
+
+    def _mono_roles(self, pieces: Sequence[_Segment], texts: Sequence[str]) -> list[str]:
+        """Agent/customer per piece of a mono call from speaker clusters and greetings."""
+        assert self.embed is not None
+        spans = [(p.start_ms, p.end_ms) for p in pieces]
+        with oom_as_error("说话人"):
+            labels = diarize([p.samples for p in pieces], spans, self.embed, TARGET_SAMPLE_RATE)
+        turns = [
+            (label, p.start_ms, text) for label, p, text in zip(labels, pieces, texts, strict=True)
+        ]
+        # Only pieces with words vote: a noise blip must not count as "speaking first".
+        spoken = [turn for turn in turns if turn[2]]
+        roles = roles_for_turns(spoken, self.config.mono_fallback)
+        by_label = {turn[0]: role for turn, role in zip(spoken, roles, strict=True)}
+        return [by_label.get(label, ROLE_UNKNOWN) for label, _, _ in turns]
+
+    def _vad_segments(
+        self, samples: np.ndarray, role: str, *, end_silence_ms: int | None = None
+    ) -> list[_Segment]:
+        """Speech spans of one channel, split to max_segment_ms, with their samples.
+
+        ``end_silence_ms`` replaces the VAD's default silence schedule (which lets
+        up to 2 s of silence through early in a call) with a fixed threshold.
+        """
         if samples.size == 0:
             return []
-        with self._oom_as_error("VAD"):
-            result = self.vad_model.generate(input=samples)
+        extra = {} if end_silence_ms is None else {"max_end_silence_time": end_silence_ms}
+        # funasr stores max_end_silence_time on the model; restore it for later calls.
+        opts = getattr(getattr(self.vad_model, "model", None), "vad_opts", None)
+        saved = getattr(opts, "max_end_silence_time", None)
+        try:
+            with oom_as_error("VAD"):
+                result = self.vad_model.generate(input=samples, **extra)
+        finally:
+            if opts is not None and saved is not None:
+                opts.max_end_silence_time = saved
         spans = result[0].get("value", []) if result else []
         total_ms = samples.size * 1000 // TARGET_SAMPLE_RATE
         out: list[_Segment] = []
@@ -338,28 +305,14 @@ class FunasrEngine:
             for a, b in split_span(start_ms, end_ms, self.config.max_segment_ms):
                 if b - a < MIN_ASR_SEGMENT_MS:
                     continue
+                # Basic slicing gives a view: a 70-minute call is never copied per segment.
                 cut = samples[a * TARGET_SAMPLE_RATE // 1000 : b * TARGET_SAMPLE_RATE // 1000]
                 out.append(_Segment(role, a, b, cut))
         return out
 
-    def _hotword_kwargs(self, hotwords: Sequence[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """generate() keywords for the hotwords this model can use, and the rejected ones."""
-        words = [w.strip() for w in hotwords if w.strip()]
-        if not words:
-            return {}, ()
-        if self.hotword_kwarg is None:
-            return {}, tuple(words)
-        usable = [w for w in words if not _UNSAFE_HOTWORD.search(w)]
-        ignored = tuple(w for w in words if _UNSAFE_HOTWORD.search(w))
-        if not usable:
-            return {}, ignored
-        if self.hotword_kwarg == "hotwords":
-            return {"hotwords": usable}, ignored
-        return {"hotword": " ".join(usable)}, ignored
-
-    def _recognise(self, arrays: list[np.ndarray], extra: dict[str, Any]) -> list[str]:
-        """Raw text per array, batched by audio duration; halves batches on CUDA OOM."""
-        texts = [""] * len(arrays)
+    def _recognise(self, arrays: list[np.ndarray], extra: dict[str, Any]) -> list[dict[str, Any]]:
+        """funasr result per array, batched by audio duration; halves batches on CUDA OOM."""
+        results: list[dict[str, Any]] = [{} for _ in arrays]
         durations = [a.size * 1000 // TARGET_SAMPLE_RATE for a in arrays]
         budget_ms = max(int(self.config.batch_size_s * 1000), 1)
         pending = plan_batches(durations, budget_ms)
@@ -368,13 +321,13 @@ class FunasrEngine:
             try:
                 outputs = self._generate_batch([arrays[i] for i in batch], extra)
             except Exception as exc:
-                if not _is_oom(exc):
+                if not is_oom(exc):
                     raise
-                _free_accelerator_memory()
+                free_accelerator_memory()
                 if len(batch) == 1:
                     seconds = durations[batch[0]] / 1000
                     raise TranscriptionError(
-                        f"{_memory_word(exc)}不足：单个 {seconds:.0f} 秒的语音片段也无法识别，"
+                        f"{memory_word(exc)}不足：单个 {seconds:.0f} 秒的语音片段也无法识别，"
                         "请调小 max_segment_ms 或改用 CPU/更大显存的设备"
                     ) from exc
                 budget_ms = max(budget_ms // 2, 1)
@@ -385,11 +338,13 @@ class FunasrEngine:
                 replanned = plan_batches([durations[i] for i in rest], budget_ms)
                 pending = [[rest[j] for j in b] for b in replanned]
                 continue
-            for i, text in zip(batch, outputs, strict=True):
-                texts[i] = text
-        return texts
+            for i, output in zip(batch, outputs, strict=True):
+                results[i] = output
+        return results
 
-    def _generate_batch(self, arrays: list[np.ndarray], extra: dict[str, Any]) -> list[str]:
+    def _generate_batch(
+        self, arrays: list[np.ndarray], extra: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """One funasr generate() call; falls back to one-by-one if the batch misbehaves."""
         try:
             results = self.asr_model.generate(input=arrays, batch_size=len(arrays), **extra)
@@ -399,31 +354,20 @@ class FunasrEngine:
             # funasr's CIF indexes past the end when a batch member fires no token.
             logger.warning("funasr batch of %d failed; decoding one by one", len(arrays))
             return [self._generate_batch([a], extra)[0] for a in arrays]
-        texts = [str(r.get("text", "")) for r in results]
-        if len(texts) == len(arrays):
-            return texts
-        if not any(texts):
+        outputs = [r if isinstance(r, dict) else {} for r in results]
+        if len(outputs) == len(arrays):
+            return outputs
+        if not any(str(r.get("text", "")) for r in outputs):
             # Paraformer returns a single placeholder when no item produced a token.
-            return [""] * len(arrays)
+            return [{} for _ in arrays]
         if len(arrays) == 1:
-            raise TranscriptionError(f"识别结果数量异常：{len(texts)} 条结果对应 1 个片段")
+            raise TranscriptionError(f"识别结果数量异常：{len(outputs)} 条结果对应 1 个片段")
         return [self._generate_batch([a], extra)[0] for a in arrays]
 
     def _punctuate(self, text: str) -> str:
         """Punctuated text from the punctuation model; the raw text if it returns nothing."""
         assert self.punc_model is not None
-        with self._oom_as_error("标点"):
+        with oom_as_error("标点"):
             result = self.punc_model.generate(input=text)
         punctuated = normalize_text(str(result[0].get("text", ""))) if result else ""
         return punctuated or text
-
-    @contextmanager
-    def _oom_as_error(self, phase: str) -> Iterator[None]:
-        """Turn an accelerator OOM in a non-batched phase into a user-facing error."""
-        try:
-            yield
-        except Exception as exc:
-            if not _is_oom(exc):
-                raise
-            _free_accelerator_memory()
-            raise TranscriptionError(f"{_memory_word(exc)}不足：{phase}阶段内存耗尽") from exc

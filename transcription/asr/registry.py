@@ -68,6 +68,8 @@ def _build(name: str) -> AsrEngine:
                 model_dir=settings.ASR_MODEL,
                 vad_dir=settings.ASR_VAD_MODEL,
                 punc_dir=settings.ASR_PUNC_MODEL or None,
+                spk_dir=settings.ASR_SPK_MODEL or None,
+                mono_fallback=settings.ASR_MONO_AGENT_FALLBACK,
                 device=settings.ASR_DEVICE,
                 batch_size_s=settings.ASR_BATCH_SIZE_S,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -53,5 +54,5 @@ def recordings_retranscribe(*, since: date, until: date,
             ]).update(status=Recording.Status.RECEIVED, failed_stage="", error="",
                       status_changed_at=timezone.now()):
                 queued += 1
-                transaction.on_commit(lambda rid=recording_id: queue_transcription(rid))
+                transaction.on_commit(partial(queue_transcription, recording_id))
     return queued

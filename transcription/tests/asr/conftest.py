@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from transcription.tests.asr.tiny_model import build_tiny_paraformer
+from transcription.tests.asr.tiny_model import (
+    build_tiny_campplus,
+    build_tiny_paraformer,
+    build_tiny_sensevoice,
+)
 
 
 def vad_model_dir() -> Path:
@@ -50,3 +54,12 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory, offline: list[str]) -> Pa
     return build_tiny_paraformer(tmp_path_factory.mktemp("models") / "tiny-paraformer")
 
 
+@pytest.fixture(scope="module")
+def tiny_sensevoice_dir(tmp_path_factory: pytest.TempPathFactory, offline: list[str]) -> Path:
+    pytest.importorskip("sentencepiece")
+    return build_tiny_sensevoice(tmp_path_factory.mktemp("models") / "tiny-sensevoice")
+
+
+@pytest.fixture(scope="module")
+def tiny_campplus_dir(tmp_path_factory: pytest.TempPathFactory, offline: list[str]) -> Path:
+    return build_tiny_campplus(tmp_path_factory.mktemp("models") / "tiny-campplus")
