@@ -1,0 +1,419 @@
+"""Timing and structure operators over plain call data. No Django here.
+
+Every operator is a JSON object with a ``type`` (see ``METRIC_TYPES``); every
+threshold has a default, so ``{"type": "silence"}`` is a valid spec. Comparisons
+are strict: a 10,000 ms gap is *not* a silence of "more than 10 s".
+
+* ``silence``      ``min_ms`` (10000), ``after`` any|customer|agent, ``include_edges`` (false).
+  A gap is time in which nobody speaks: the union of all segments' intervals is
+  taken first, so overlapping speech never creates a false gap. ``after:
+  "customer"`` keeps gaps whose preceding speech ended with a customer segment
+  (the agent took long to answer). Leading/trailing silence (before the first
+  or after the last segment) only counts with ``include_edges``.
+* ``interruption`` ``role`` (agent) interrupts the other role: a segment of
+  ``role`` starts strictly after and before the end of an other-role segment,
+  overlaps it by more than ``min_overlap_ms`` (1000) and carries at least
+  ``min_chars`` (4) characters. Mono calls: not matched, ``{"applicable": 0}``.
+* ``speech_rate``  ``role`` (agent), ``max_cpm`` (300), ``per`` average|sentence,
+  ``min_segment_ms`` (2000, only for ``sentence``). Matched when the rate is above
+  ``max_cpm``. ``average`` = the role's characters / its summed segment minutes.
+* ``duration``     ``min_s``/``max_s`` (at least one), ``match`` outside|inside.
+* ``talk_ratio``   ``role`` (agent), ``min``/``max`` share 0..1 (at least one),
+  ``match`` outside|inside. A role's time is the union of its segments; the
+  share is over the sum of every role's time.
+  For both: ``outside`` (default) matches when the value is below ``min`` or
+  above ``max`` (the bounds are what is acceptable, like ``max_cpm``);
+  ``inside`` matches when ``min <= value <= max``.
+* ``latency``      ``max_ms`` (5000), ``stat`` max|mean. Latency is measured from
+  the end of a customer turn (consecutive customer segments) to the start of the
+  next agent segment; 0 when the agent started before the customer finished.
+* ``repetition``   ``role`` (customer), ``times`` (3), ``similarity`` (0.6),
+  ``min_chars`` (4), ``method`` bigram|difflib, ``lookback`` (20). Turns are
+  normalised (punctuation, spaces and fillers 嗯呃啊哦噢喂 dropped); turns shorter
+  than ``min_chars`` are ignored. ``bigram`` similarity is the Jaccard index of
+  the two turns' character-bigram sets (order-insensitive, linear time);
+  ``difflib`` is ``SequenceMatcher.ratio()``. Each turn is compared with the
+  role's previous ``lookback`` turns (so a call costs O(segments)); matched when a
+  turn plus the earlier turns similar to it number at least ``times``. Bigram
+  Jaccard 0.6 means near-verbatim repeats (我要退年费 / 我要退年费啊); paraphrases
+  of one request typically score 0.2-0.4 (difflib 0.5-0.7).
+
+Evidence: gaps and latencies are time spans (``segment_id`` None, or the agent's
+answer for latency); interruptions, fast sentences and repeats point at their
+segments. ``values`` always carry the measured numbers (``max_gap_ms``,
+``rate_cpm``, ``share``, ``max_ms``/``mean_ms``, ``max_repeats`` …), matched or not.
+
+Characters are counted without punctuation and whitespace (Unicode P*, Z*, C*).
+Keys ``id``, ``name``, ``description``, ``comment`` and ``note`` are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from analytics.rules.types import (
+    ROLE_AGENT,
+    ROLE_ANY,
+    ROLE_CUSTOMER,
+    Call,
+    Evidence,
+    OperatorResult,
+    Seg,
+)
+
+METRIC_TYPES: frozenset[str] = frozenset(
+    {"silence", "interruption", "speech_rate", "duration", "talk_ratio", "latency", "repetition"}
+)
+
+_META_KEYS = frozenset({"type", "id", "name", "description", "comment", "note"})
+_ROLES = (ROLE_AGENT, ROLE_CUSTOMER, ROLE_ANY)
+_ROLE_NAMES = {ROLE_AGENT: "坐席", ROLE_CUSTOMER: "客户", ROLE_ANY: "说话人", "unknown": "说话人"}
+_FILLERS = frozenset("嗯呃啊哦噢喂")
+_MAX_EVIDENCE = 20
+
+# Parameter kinds: "ms"/"num" non-negative number, "pos" positive number, "count"
+# non-negative int, "times" int >= 2, "ratio" number in [0, 1], "bool", "role",
+# "role2" (agent|customer) or a tuple of allowed strings.
+# fmt: off
+_SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
+    "silence": {"min_ms": ("ms", 10_000), "after": (("any", "customer", "agent"), "any"),
+                "include_edges": ("bool", False)},
+    "interruption": {"role": ("role", ROLE_AGENT), "min_overlap_ms": ("ms", 1000),
+                     "min_chars": ("count", 4)},
+    "speech_rate": {"role": ("role", ROLE_AGENT), "max_cpm": ("pos", 300),
+                    "per": (("average", "sentence"), "average"), "min_segment_ms": ("ms", 2000)},
+    "duration": {"min_s": ("num", None), "max_s": ("num", None),
+                 "match": (("outside", "inside"), "outside")},
+    "talk_ratio": {"role": ("role2", ROLE_AGENT), "min": ("ratio", None), "max": ("ratio", None),
+                   "match": (("outside", "inside"), "outside")},
+    "latency": {"max_ms": ("ms", 5000), "stat": (("max", "mean"), "max")},
+    "repetition": {"role": ("role", ROLE_CUSTOMER), "times": ("times", 3),
+                   "similarity": ("ratio", 0.6), "min_chars": ("count", 4),
+                   "method": (("bigram", "difflib"), "bigram"), "lookback": ("times", 20)},
+}
+# fmt: on
+_BOUNDS = {"duration": ("min_s", "max_s"), "talk_ratio": ("min", "max")}
+
+
+def spoken_chars(text: str) -> int:
+    """Characters that are spoken: punctuation, spaces and control characters excluded."""
+    return sum(1 for ch in text if unicodedata.category(ch)[0] not in "PZC")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_param(key: str, kind: Any, value: object) -> str | None:
+    if isinstance(kind, tuple):
+        return None if value in kind else f"参数 {key} 必须是 {'、'.join(kind)} 之一"
+    if kind == "bool":
+        return None if isinstance(value, bool) else f"参数 {key} 必须是 true 或 false"
+    if kind in ("role", "role2"):
+        allowed = _ROLES if kind == "role" else (ROLE_AGENT, ROLE_CUSTOMER)
+        return None if value in allowed else f"参数 {key} 必须是 {'、'.join(allowed)} 之一"
+    if kind in ("count", "times"):
+        low = 2 if kind == "times" else 0
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
+        return None if ok else f"参数 {key} 必须是不小于 {low} 的整数"
+    if not _is_number(value):
+        return f"参数 {key} 必须是数字"
+    number = float(value)  # type: ignore[arg-type]
+    if kind == "ratio" and not 0 <= number <= 1:
+        return f"参数 {key} 必须在 0 到 1 之间"
+    if kind == "pos" and number <= 0:
+        return f"参数 {key} 必须大于 0"
+    if number < 0:
+        return f"参数 {key} 不能为负数"
+    return None
+
+
+def validate_metric(spec: dict[str, Any]) -> list[str]:
+    """Chinese messages for everything wrong with ``spec``; ``[]`` when it is fine."""
+    if not isinstance(spec, Mapping):
+        return ["算子定义必须是 JSON 对象"]
+    kind = spec.get("type")
+    if kind not in METRIC_TYPES:
+        options = "、".join(sorted(METRIC_TYPES))
+        return [
+            f"未知的算子类型「{kind}」，可选：{options}"
+            if kind
+            else f"缺少算子类型 type，可选：{options}"
+        ]
+    schema = _SCHEMA[kind]
+    errors = [
+        f"算子 {kind} 不支持参数「{key}」"
+        for key in spec
+        if key not in schema and key not in _META_KEYS
+    ]
+    for key, (param_kind, _default) in schema.items():
+        if key in spec and (error := _check_param(key, param_kind, spec[key])):
+            errors.append(error)
+    if kind in _BOUNDS and not errors:
+        low_key, high_key = _BOUNDS[kind]
+        low, high = spec.get(low_key), spec.get(high_key)
+        if low is None and high is None:
+            errors.append(f"算子 {kind} 至少需要 {low_key} 或 {high_key} 之一")
+        elif low is not None and high is not None and low > high:
+            errors.append(f"{low_key} 不能大于 {high_key}")
+    return errors
+
+
+def evaluate_metric(spec: dict[str, Any], call: Call) -> OperatorResult:
+    """Run one metric operator on ``call``. Raises ``ValueError`` for an invalid spec."""
+    errors = validate_metric(spec)
+    if errors:
+        raise ValueError("；".join(errors))
+    params = {
+        key: spec.get(key, default) for key, (_kind, default) in _SCHEMA[spec["type"]].items()
+    }
+    return _OPERATORS[spec["type"]](params, call)
+
+
+def _sorted(call: Call) -> list[Seg]:
+    return sorted(call.segments, key=lambda s: (s.start_ms, s.end_ms, s.id))
+
+
+def _role_matches(seg: Seg, role: str) -> bool:
+    return role == ROLE_ANY or seg.role == role
+
+
+def _sec(ms: float) -> str:
+    return f"{ms / 1000:.1f}"
+
+
+def _time_evidence(start_ms: int, end_ms: int, note: str, seg_id: int | None = None) -> Evidence:
+    return Evidence(segment_id=seg_id, start_ms=start_ms, end_ms=end_ms, note=note)
+
+
+def _seg_evidence(seg: Seg, note: str, end_ms: int | None = None) -> Evidence:
+    end = seg.end_ms if end_ms is None else end_ms
+    return Evidence(
+        segment_id=seg.id,
+        char_start=0,
+        char_end=len(seg.text),
+        start_ms=seg.start_ms,
+        end_ms=end,
+        text=seg.text,
+        note=note,
+    )
+
+
+def _silence(p: dict[str, Any], call: Call) -> OperatorResult:
+    gaps: list[tuple[int, int, Seg | None]] = []  # start, end, the segment that ended before
+    last: Seg | None = None
+    covered_to = 0
+    for seg in _sorted(call):
+        if last is None:
+            if p["include_edges"] and seg.start_ms > 0:
+                gaps.append((0, seg.start_ms, None))
+        elif seg.start_ms > covered_to:
+            gaps.append((covered_to, seg.start_ms, last))
+        if last is None or seg.end_ms > covered_to:
+            covered_to, last = max(seg.end_ms, seg.start_ms), seg
+    if p["include_edges"] and last is not None and call.duration_ms > covered_to:
+        gaps.append((covered_to, call.duration_ms, last))
+    if p["after"] != "any":
+        gaps = [g for g in gaps if g[2] is not None and g[2].role == p["after"]]
+    long_gaps = [g for g in gaps if g[1] - g[0] > p["min_ms"]]
+    prefix = {"any": "", "customer": "客户说完后", "agent": "坐席说完后"}[p["after"]]
+    evidence = tuple(
+        _time_evidence(start, end, f"{prefix}静音 {_sec(end - start)} 秒")
+        for start, end, _ in long_gaps[:_MAX_EVIDENCE]
+    )
+    values = {
+        "max_gap_ms": float(max((g[1] - g[0] for g in gaps), default=0)),
+        "count": float(len(long_gaps)),
+        "total_ms": float(sum(g[1] - g[0] for g in long_gaps)),
+    }
+    return OperatorResult(matched=bool(long_gaps), evidence=evidence, values=values)
+
+
+def _interruption(p: dict[str, Any], call: Call) -> OperatorResult:
+    if call.channel_layout == "mono":
+        return OperatorResult(matched=False, values={"applicable": 0.0})
+    segs = _sorted(call)
+    speaking: dict[str, Seg] = {}  # per role, the segment started so far that ends last
+    evidence: list[Evidence] = []
+    max_overlap = pointer = 0
+    for seg in segs:
+        # Only segments that started strictly earlier can be interrupted by `seg`.
+        while pointer < len(segs) and segs[pointer].start_ms < seg.start_ms:
+            prior = segs[pointer]
+            if prior.role not in speaking or prior.end_ms > speaking[prior.role].end_ms:
+                speaking[prior.role] = prior
+            pointer += 1
+        if not _role_matches(seg, p["role"]) or seg.role not in (ROLE_AGENT, ROLE_CUSTOMER):
+            continue
+        victims = [v for role, v in speaking.items() if role not in (seg.role, "unknown")]
+        if not victims:
+            continue
+        victim = max(victims, key=lambda v: v.end_ms)
+        overlap = min(seg.end_ms, victim.end_ms) - seg.start_ms
+        max_overlap = max(max_overlap, overlap)
+        if overlap > p["min_overlap_ms"] and spoken_chars(seg.text) >= p["min_chars"]:
+            who, whom = _ROLE_NAMES[seg.role], _ROLE_NAMES[victim.role]
+            note = f"{who}在{whom}讲话时插话，重叠 {_sec(overlap)} 秒"
+            evidence.append(_seg_evidence(seg, note, end_ms=seg.start_ms + overlap))
+    values = {
+        "applicable": 1.0,
+        "count": float(len(evidence)),
+        "max_overlap_ms": float(max_overlap),
+    }
+    return OperatorResult(bool(evidence), tuple(evidence[:_MAX_EVIDENCE]), values)
+
+
+def _cpm(chars: int, ms: int) -> float:
+    return chars * 60_000 / ms if ms > 0 else 0.0
+
+
+def _speech_rate(p: dict[str, Any], call: Call) -> OperatorResult:
+    segs = [s for s in _sorted(call) if _role_matches(s, p["role"]) and s.end_ms > s.start_ms]
+    chars = sum(spoken_chars(s.text) for s in segs)
+    ms = sum(s.end_ms - s.start_ms for s in segs)
+    average = _cpm(chars, ms)
+    long_enough = [s for s in segs if s.end_ms - s.start_ms >= p["min_segment_ms"]]
+    rated = [(s, _cpm(spoken_chars(s.text), s.end_ms - s.start_ms)) for s in long_enough]
+    fast = sorted((r for r in rated if r[1] > p["max_cpm"]), key=lambda r: -r[1])
+    who = _ROLE_NAMES[p["role"]]
+    evidence: list[Evidence] = []
+    matched = average > p["max_cpm"] if p["per"] == "average" else bool(fast)
+    if matched and p["per"] == "average":
+        note = f"{who}平均语速 {average:.0f} 字/分钟（上限 {p['max_cpm']:g}）"
+        evidence.append(_time_evidence(segs[0].start_ms, segs[-1].end_ms, note))
+        fast = fast[:3]  # the fastest sentences, as examples
+    if matched:
+        evidence += [
+            _seg_evidence(s, f"{who}语速 {r:.0f} 字/分钟") for s, r in fast[:_MAX_EVIDENCE]
+        ]
+    values = {
+        "rate_cpm": round(average, 2),
+        "chars": float(chars),
+        "speech_ms": float(ms),
+        "max_segment_cpm": round(max((r for _, r in rated), default=0.0), 2),
+    }
+    return OperatorResult(matched, tuple(evidence), values)
+
+
+def _bounded(value: float, p: dict[str, Any], low: str, high: str) -> tuple[bool, str]:
+    """(matched, "" | "（短于 …）"/"（长于 …）") for the duration/talk_ratio bounds."""
+    below = p[low] is not None and value < p[low]
+    above = p[high] is not None and value > p[high]
+    matched = (below or above) != (p["match"] == "inside")
+    return matched, "below" if below else "above" if above else ""
+
+
+def _duration(p: dict[str, Any], call: Call) -> OperatorResult:
+    duration_ms = call.duration_ms if call.duration_ms > 0 else call.end_ms
+    seconds = duration_ms / 1000
+    matched, side = _bounded(seconds, p, "min_s", "max_s")
+    note = f"通话时长 {seconds:.1f} 秒"
+    if side:
+        note += f"（短于 {p['min_s']:g} 秒）" if side == "below" else f"（长于 {p['max_s']:g} 秒）"
+    evidence = (_time_evidence(0, duration_ms, note),) if matched else ()
+    return OperatorResult(matched, evidence, {"duration_s": seconds})
+
+
+def _union_ms(segs: list[Seg]) -> int:
+    total, covered_to = 0, -1
+    for seg in segs:  # sorted by start
+        start, end = max(seg.start_ms, covered_to), seg.end_ms
+        total += max(0, end - start)
+        covered_to = max(covered_to, end)
+    return total
+
+
+def _talk_ratio(p: dict[str, Any], call: Call) -> OperatorResult:
+    by_role: dict[str, list[Seg]] = {}
+    for seg in _sorted(call):
+        by_role.setdefault(seg.role, []).append(seg)
+    times = {role: _union_ms(segs) for role, segs in by_role.items()}
+    total, own = sum(times.values()), times.get(p["role"], 0)
+    if total <= 0:
+        return OperatorResult(matched=False, values={"applicable": 0.0, "share": 0.0})
+    share = own / total
+    matched, side = _bounded(share, p, "min", "max")
+    note = f"{_ROLE_NAMES[p['role']]}说话时长占比 {share:.0%}"
+    if side:
+        note += f"（低于 {p['min']:.0%}）" if side == "below" else f"（高于 {p['max']:.0%}）"
+    evidence = (_time_evidence(0, call.end_ms, note),) if matched else ()
+    values = {"applicable": 1.0, "share": round(share, 4), "role_ms": float(own),
+              "speech_ms": float(total)}  # fmt: skip
+    return OperatorResult(matched, evidence, values)
+
+
+def _latency(p: dict[str, Any], call: Call) -> OperatorResult:
+    waits: list[tuple[int, int, Seg]] = []  # customer turn end, agent start, agent segment
+    pending_end: int | None = None
+    for seg in _sorted(call):
+        if seg.role == ROLE_CUSTOMER:
+            pending_end = max(pending_end or 0, seg.end_ms)
+        elif seg.role == ROLE_AGENT and pending_end is not None:
+            waits.append((pending_end, max(seg.start_ms, pending_end), seg))
+            pending_end = None
+    if not waits:
+        return OperatorResult(matched=False, values={"applicable": 0.0, "count": 0.0})
+    latencies = [agent_start - end for end, agent_start, _ in waits]
+    longest, mean = max(latencies), sum(latencies) / len(latencies)
+    matched = (longest if p["stat"] == "max" else mean) > p["max_ms"]
+    slow = sorted((w for w in waits if w[1] - w[0] > p["max_ms"]), key=lambda w: w[0] - w[1])
+    evidence = tuple(
+        _time_evidence(end, start, f"客户说完后坐席 {_sec(start - end)} 秒才回应", seg.id)
+        for end, start, seg in (slow[:_MAX_EVIDENCE] if matched else [])
+    )
+    values = {"applicable": 1.0, "count": float(len(latencies)), "max_ms": float(longest),
+              "mean_ms": round(mean, 1)}  # fmt: skip
+    return OperatorResult(matched, evidence, values)
+
+
+def _normalise(text: str) -> str:
+    return "".join(
+        c for c in text.lower() if c not in _FILLERS and unicodedata.category(c)[0] not in "PZC"
+    )
+
+
+def _bigram_jaccard(a: str, b: str) -> float:
+    grams_a = {a[i : i + 2] for i in range(len(a) - 1)} or {a}
+    grams_b = {b[i : i + 2] for i in range(len(b) - 1)} or {b}
+    return len(grams_a & grams_b) / len(grams_a | grams_b)
+
+
+def _difflib_ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _repetition(p: dict[str, Any], call: Call) -> OperatorResult:
+    similar = _bigram_jaccard if p["method"] == "bigram" else _difflib_ratio
+    turns = [(s, t) for s in _sorted(call) if _role_matches(s, p["role"])
+             if len(t := _normalise(s.text)) >= p["min_chars"]]  # fmt: skip
+    most = 1 if turns else 0
+    notes: dict[int, tuple[Seg, str]] = {}
+    for i, (seg, text) in enumerate(turns):
+        earlier = [(prev, score) for prev, prev_text in turns[max(0, i - p["lookback"]) : i]
+                   if (score := similar(text, prev_text)) >= p["similarity"]]  # fmt: skip
+        most = max(most, len(earlier) + 1)
+        if len(earlier) + 1 >= p["times"]:
+            for prev, score in earlier:
+                notes.setdefault(prev.id, (prev, f"提出相似诉求（相似度 {score:.2f}）"))
+            notes[seg.id] = (seg, f"第 {len(earlier) + 1} 次提出相同诉求")
+    who = _ROLE_NAMES[p["role"]]
+    ordered = sorted(notes.values(), key=lambda n: (n[0].start_ms, n[0].id))
+    evidence = tuple(_seg_evidence(seg, f"{who}{note}") for seg, note in ordered[:_MAX_EVIDENCE])
+    return OperatorResult(
+        bool(notes), evidence, {"max_repeats": float(most), "turns": float(len(turns))}
+    )
+
+
+_OPERATORS: dict[str, Callable[[dict[str, Any], Call], OperatorResult]] = {
+    "silence": _silence,
+    "interruption": _interruption,
+    "speech_rate": _speech_rate,
+    "duration": _duration,
+    "talk_ratio": _talk_ratio,
+    "latency": _latency,
+    "repetition": _repetition,
+}
