@@ -1,0 +1,156 @@
+"""Everything computed once per call and shared by all rules: the automaton pass over the text,
+which segments pass each role/window filter, negation checks, the call's sentiment, and the
+results of operators already evaluated (identical operators in different rules run once).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from analytics.rules.automaton import KeywordIndex
+from analytics.rules.negation import is_negated
+from analytics.rules.operator_spec import MatchOptions, Window
+from analytics.rules.types import Call, Evidence, OperatorResult, Seg
+
+SEPARATOR = "\x1e"  # between segments in the scanned text; keywords cannot contain it
+MAX_EVIDENCE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    seg: int  # position in call.segments
+    start: int
+    end: int
+    keyword: int  # keyword id in the rule set's index
+    similarity: float = 1.0  # < 1 only for pinyin matches; 1.0 for exact sound-alikes too
+    fuzzy: bool = False  # found through pinyin, not written as the keyword
+
+    def sort_key(self) -> tuple[int, int, int]:
+        return self.seg, self.start, -self.end
+
+
+def ascii_lower(text: str) -> str:
+    """A–Z to a–z only, so spans never move (str.lower() can lengthen a few characters)."""
+    if text.isascii():
+        return text.lower()
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+class CallContext:
+    def __init__(
+        self, call: Call, index: KeywordIndex, sentiment_of: Callable[[Call], Any]
+    ) -> None:
+        self.call = call
+        self.segments: tuple[Seg, ...] = call.segments
+        self._sentiment_of = sentiment_of
+        self._sentiment: Any = None
+        self._sentiment_done = False
+        self.results: dict[int, OperatorResult] = {}  # id(compiled operator) → result
+        self.failures: dict[int, Exception] = {}  # a failed operator is not retried
+        self._allowed: dict[tuple[str, Window | None], frozenset[int] | None] = {}
+        self._negated: dict[tuple[int, int, int, int], bool] = {}
+        offsets: list[int] = []
+        position = 0
+        for seg in self.segments:
+            offsets.append(position)
+            position += len(seg.text) + 1
+        text = ascii_lower(SEPARATOR.join(seg.text for seg in self.segments))
+        literal, fuzzy = index.scan(text) if self.segments else ({}, {})
+        self.literal = {k: self._place(spans, offsets, k) for k, spans in literal.items()}
+        self.fuzzy = {k: self._place(spans, offsets, k) for k, spans in fuzzy.items()}
+        self.occurred = self.literal.keys() | self.fuzzy.keys()
+
+    @staticmethod
+    def _place(spans: list[Any], offsets: list[int], keyword: int) -> list[Occurrence]:
+        out: list[Occurrence] = []
+        for span in spans:
+            seg = bisect_right(offsets, span[0]) - 1
+            base = offsets[seg]
+            if len(span) == 2:
+                out.append(Occurrence(seg, span[0] - base, span[1] - base, keyword))
+            else:
+                out.append(Occurrence(seg, span[0] - base, span[1] - base, keyword, span[2], True))
+        return out
+
+    def allowed(self, role: str, window: Window | None) -> frozenset[int] | None:
+        """Positions of the segments passing the role and window filters; None means all."""
+        key = (role, window)
+        if key not in self._allowed:
+            self._allowed[key] = self._compute_allowed(role, window)
+        return self._allowed[key]
+
+    def _compute_allowed(self, role: str, window: Window | None) -> frozenset[int] | None:
+        if role == "any" and window is None:
+            return None
+        segments = self.segments
+        if window is None:
+            return frozenset(i for i, s in enumerate(segments) if s.role == role)
+        role_end = max((s.end_ms for s in segments if s.role == role), default=0)
+        lo, hi = window.bounds_ms(self.call.end_ms, role_end)
+        return frozenset(
+            i
+            for i, s in enumerate(segments)
+            if (role == "any" or s.role == role) and s.start_ms < hi and s.end_ms > lo
+        )
+
+    def occurrences(
+        self, keyword_ids: tuple[int, ...], match: MatchOptions, allowed: frozenset[int] | None
+    ) -> list[Occurrence]:
+        """Occurrences of these keywords that pass the filters, in text order."""
+        found: list[Occurrence] = []
+        literal, fuzzy = self.literal, self.fuzzy
+        for keyword_id in keyword_ids:
+            hits = literal.get(keyword_id)
+            if hits:
+                found.extend(hits)
+            if match.pinyin and keyword_id in fuzzy:
+                threshold = match.pinyin_threshold
+                found.extend(o for o in fuzzy[keyword_id] if o.similarity >= threshold)
+        if not found:
+            return found
+        if allowed is not None:
+            found = [o for o in found if o.seg in allowed]
+        if match.negation != "include":
+            wanted = match.negation == "only"
+            found = [o for o in found if self.negated(o, match.negation_window) == wanted]
+        found.sort(key=Occurrence.sort_key)
+        return found
+
+    def negated(self, occurrence: Occurrence, window: int) -> bool:
+        key = (occurrence.seg, occurrence.start, occurrence.end, window)
+        value = self._negated.get(key)
+        if value is None:
+            text = self.segments[occurrence.seg].text
+            value = is_negated(text, occurrence.start, occurrence.end, window=window)
+            self._negated[key] = value
+        return value
+
+    def time_ms(self, seg: int, char: int) -> int:
+        # Without character timestamps, place a character proportionally inside its segment.
+        segment = self.segments[seg]
+        length = max(len(segment.text), 1)
+        return segment.start_ms + (segment.end_ms - segment.start_ms) * char // length
+
+    def evidence(self, occurrence: Occurrence, keyword: str = "") -> Evidence:
+        segment = self.segments[occurrence.seg]
+        note = ""
+        if occurrence.fuzzy:
+            note = f"拼音近似「{keyword}」（相似度 {occurrence.similarity:.2f}）"
+        return Evidence(
+            segment_id=segment.id,
+            char_start=occurrence.start,
+            char_end=occurrence.end,
+            start_ms=self.time_ms(occurrence.seg, occurrence.start),
+            end_ms=self.time_ms(occurrence.seg, occurrence.end),
+            text=segment.text[occurrence.start : occurrence.end],
+            note=note,
+        )
+
+    def sentiment(self) -> Any:
+        if not self._sentiment_done:
+            self._sentiment = self._sentiment_of(self.call)
+            self._sentiment_done = True
+        return self._sentiment
