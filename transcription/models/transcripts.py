@@ -47,6 +47,8 @@ class Segment(models.Model):
     raw_text = models.TextField(_("识别原文"), blank=True)
     text = models.TextField(_("文本"))
     emotion = models.CharField(_("情绪标签"), max_length=20, blank=True)
+    # [[start_ms, end_ms], ...] per character of raw_text, when the model gives them.
+    char_timestamps = models.JSONField(_("字级时间戳"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("转写片段")

@@ -96,6 +96,7 @@ def transcript_store(*, recording_id: int, result: TranscriptionResult,
                 raw_text=segment.raw_text,
                 text=segment.text,
                 emotion=segment.emotion[:20],
+                char_timestamps=[list(span) for span in segment.char_timestamps],
             )
             for index, segment in enumerate(result.segments)
         )

@@ -47,6 +47,12 @@ def test_with_an_asr_model_the_call_is_transcribed_by_funasr_per_channel(
     assert recording.duration_ms is not None
     assert all(s.start_ms < s.end_ms <= recording.duration_ms + 1000 for s in segments)
     assert [s.start_ms for s in segments] == sorted(s.start_ms for s in segments)
+    # Paraformer's character timestamps are kept, inside their segment.
+    timed = [s for s in segments if s.char_timestamps]
+    assert timed, "no segment kept its character timestamps"
+    for segment in timed:
+        assert all(segment.start_ms - 50 <= a <= b <= segment.end_ms + 50
+                   for a, b in segment.char_timestamps)
     # The words come from ASR, the call facts from the delivered sidecar.
     assert recording.agent is not None and recording.agent.code == "A2007"
     assert offline == [], "no model may be downloaded"
