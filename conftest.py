@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from transcription.models import RecordingSource
 REPO = Path(__file__).resolve().parent
 DEMO_CALLS = REPO / "fixtures" / "demo_calls"
 SFTP_PASSWORD_ENV = "QA_TEST_SFTP_PASSWORD"
+# The labelled calls live beside the checkout (../shared/eval/dev), in CI too.
+EVAL_DEV_DIR = Path(os.environ.get("QA_EVAL_DEV_DIR", REPO.parent / "shared" / "eval" / "dev"))
 
 
 @pytest.fixture(autouse=True)

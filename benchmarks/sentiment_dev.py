@@ -8,7 +8,7 @@ and every misclassified call_id. Last stdout line: `RESULT {json}`.
 
     .venv/bin/python benchmarks/sentiment_dev.py [--dev DIR] [--verbose]
 
-DIR defaults to $QA_EVAL_DEV_DIR or /work/shared/eval/dev. When it is absent the
+DIR defaults to $QA_EVAL_DEV_DIR or ../shared/eval/dev beside the checkout. When it is absent the
 script prints why and exits 0 with `RESULT {"skipped": ...}`.
 """
 
@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))  # run as a plain script from any directory
 from analytics.rules.sentiment import LABELS, call_sentiment  # noqa: E402
 from analytics.rules.types import Call, Seg  # noqa: E402
 
-DEFAULT_DEV_DIR = Path(os.environ.get("QA_EVAL_DEV_DIR", "/work/shared/eval/dev"))
+_BESIDE_CHECKOUT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev"
+DEFAULT_DEV_DIR = Path(os.environ.get("QA_EVAL_DEV_DIR", _BESIDE_CHECKOUT))
 TARGET_MACRO_F1 = 0.8
 
 

@@ -1,14 +1,13 @@
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from analytics.rules.metrics import METRIC_TYPES, evaluate_metric, spoken_chars, validate_metric
 from analytics.rules.types import Call, Seg
+from conftest import EVAL_DEV_DIR
 
-DEV_DIR = Path(os.environ.get("QA_EVAL_DEV_DIR", "/work/shared/eval/dev"))
+DEV_DIR = EVAL_DEV_DIR
 
 A, C = "agent", "customer"
 

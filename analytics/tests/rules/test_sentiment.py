@@ -1,4 +1,3 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,10 @@ from analytics.rules.sentiment import (
     window_score,
 )
 from analytics.rules.types import Call, Seg
+from conftest import EVAL_DEV_DIR
 
 ROOT = Path(__file__).resolve().parents[3]
-DEV_DIR = Path(os.environ.get("QA_EVAL_DEV_DIR", "/work/shared/eval/dev"))
+DEV_DIR = EVAL_DEV_DIR
 
 # (text, expected label) — decisions documented in analytics/rules/sentiment.py.
 LABEL_CASES = [
