@@ -135,6 +135,22 @@ def plan_batches(durations_ms: Sequence[int], budget_ms: int) -> list[list[int]]
     return batches
 
 
+# FSMN-VAD pads each utterance by 200 ms before and 100 ms after by default; with these
+# settings its boundaries land within 300 ms of the speech (measured on espeak speech
+# in 8 kHz telephone audio, see transcription/tests/asr/test_vad_espeak.py).
+_VAD_LOOKBACK_START_MS = 100
+_VAD_LOOKAHEAD_END_MS = 0
+_VAD_TAIL = np.zeros(2100 * TARGET_SAMPLE_RATE // 1000, dtype=np.float32)
+
+
+def _tighten_vad_padding(vad_model: Any) -> None:
+    """Set the VAD's padding once at load; generate() cannot take these options."""
+    opts = getattr(getattr(vad_model, "model", None), "vad_opts", None)
+    if opts is not None:
+        opts.lookback_time_start_point = _VAD_LOOKBACK_START_MS
+        opts.lookahead_time_end_point = _VAD_LOOKAHEAD_END_MS
+
+
 class FunasrEngine:
     """AsrEngine backed by local FunASR models (VAD + ASR + optional punctuation/speaker)."""
 
@@ -160,6 +176,7 @@ class FunasrEngine:
         self.device = resolve_device(config.device)
         self.model_version = model_version(model_dir)
         self.vad_model = self._load(vad_dir)
+        _tighten_vad_padding(self.vad_model)
         self.asr_model = self._load(model_dir)
         self.punc_model = self._load(punc_dir) if punc_dir else None
         self.spk_model = self._load(spk_dir) if spk_dir else None
@@ -291,7 +308,11 @@ class FunasrEngine:
         saved = getattr(opts, "max_end_silence_time", None)
         try:
             with oom_as_error("VAD"):
-                result = self.vad_model.generate(input=samples, **extra)
+                # Trailing silence closes the last utterance: without it, speech followed by
+                # under ~2 s of silence would run to the end of the file.
+                padded = np.concatenate([samples, _VAD_TAIL])
+                result = self.vad_model.generate(input=padded, **extra)
+                del padded
         finally:
             if opts is not None and saved is not None:
                 opts.max_end_silence_time = saved
@@ -301,6 +322,8 @@ class FunasrEngine:
         for start, end in spans:
             # A still-open segment is reported with end -1; it runs to the end.
             start_ms = max(int(start), 0)
+            if start_ms >= total_ms:
+                continue  # found in the appended silence: nothing real
             end_ms = total_ms if end < 0 else min(int(end), total_ms)
             for a, b in split_span(start_ms, end_ms, self.config.max_segment_ms):
                 if b - a < MIN_ASR_SEGMENT_MS:

@@ -3,7 +3,8 @@
 Test audio is made offline: numpy "voiced" bursts (a gliding harmonic series with
 a syllable-rate envelope, which the real FSMN-VAD accepts as speech), encoded by
 ffmpeg as 8 kHz stereo telephone audio — agent on the left at 1–3 s, customer on
-the right at 4–6 s. espeak-ng speech is an optional extra, never required.
+the right at 4–6 s. Real (synthetic) speech comes from espeak-ng's Mandarin voice;
+the tests that use it skip without espeak-ng, except in CI (see ``require_espeak``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ CALL_SECONDS = 8.0
 AGENT_SPAN = (1.0, 3.0)
 CUSTOMER_SPAN = (4.0, 6.0)
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
+# espeak-ng 1.51's plain "cmn" voice reads many hanzi as English-spelled pinyin;
+# this is the same Mandarin voice with proper pinyin (and the VAD finds it alike).
+ESPEAK_VOICE = "cmn-latn-pinyin"
 
 
 def voiced_burst(seconds: float, *, seed: int, rate: int = PHONE_RATE) -> np.ndarray:
@@ -52,13 +56,20 @@ def voiced_burst(seconds: float, *, seed: int, rate: int = PHONE_RATE) -> np.nda
     return out
 
 
-def espeak_clip(text: str, seconds: float, rate: int = PHONE_RATE) -> np.ndarray | None:
-    """Mandarin espeak-ng speech resampled to ``rate``, cut to ``seconds``; None if unavailable."""
+def espeak_clip(
+    text: str, seconds: float | None = None, rate: int = PHONE_RATE, *, speed: int = 200
+) -> np.ndarray | None:
+    """Mandarin espeak-ng speech at ``rate``, peak 0.9, cut to ``seconds``; None without espeak.
+
+    The clip keeps espeak's own leading/trailing silence (a few ms before, ~300 ms after).
+    """
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         return None
     wav = subprocess.run(
-        [espeak, "-v", "cmn", "-s", "200", "--stdout", text], capture_output=True, check=True
+        [espeak, "-v", ESPEAK_VOICE, "-s", str(speed), "--stdout", text],
+        capture_output=True,
+        check=True,
     ).stdout
     raw = subprocess.run(
         [
@@ -80,7 +91,9 @@ def espeak_clip(text: str, seconds: float, rate: int = PHONE_RATE) -> np.ndarray
         capture_output=True,
         check=True,
     ).stdout
-    clip = np.frombuffer(raw, dtype="<f4")[: int(seconds * rate)]
+    clip = np.frombuffer(raw, dtype="<f4")
+    if seconds is not None:
+        clip = clip[: int(seconds * rate)]
     return (0.9 * clip / max(float(np.max(np.abs(clip))), 1e-6)).astype(np.float32)
 
 

@@ -29,7 +29,7 @@ from transcription.asr.funasr_engine import (
 )
 from transcription.asr.funasr_models import ModelTraits, model_kwargs, model_traits
 from transcription.asr.model_output import char_timestamps, timestamp_units
-from transcription.tests.asr.conftest import vad_model_dir
+from transcription.tests.asr.conftest import require_espeak, vad_model_dir
 from transcription.tests.asr.test_audio import (
     AGENT_SPAN,
     CUSTOMER_SPAN,
@@ -421,10 +421,8 @@ def test_split_and_plan_helpers() -> None:
     assert plan_batches([10_000], budget_ms=1) == [[0]]
 
 
-@pytest.mark.skipif(
-    not __import__("shutil").which("espeak-ng"), reason="espeak-ng not installed (optional)"
-)
 def test_espeak_speech_is_found_on_the_right_channels(engine: FunasrEngine, tmp_path: Path) -> None:
+    require_espeak()  # skips without espeak-ng, fails in CI
     path = make_call_recording(tmp_path / "espeak.wav", espeak=True)
     result = engine.transcribe(Request(audio_path=path))
     _assert_within([s for s in result.segments if s.role == ROLE_AGENT], AGENT_SPAN)
