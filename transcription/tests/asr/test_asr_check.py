@@ -43,3 +43,20 @@ def test_without_an_asr_model_it_says_so(settings: Any) -> None:
     settings.ASR_MODEL = ""
     with pytest.raises(CommandError, match="未设置 ASR_MODEL"):
         call_command("asr_check", stdout=StringIO())
+
+
+def test_a_missing_model_path_is_one_line_from_the_command_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {**os.environ, "ASR_MODEL": str(tmp_path / "nope"), "ASR_VAD_MODEL": str(tmp_path),
+           "QA_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run([sys.executable, "manage.py", "asr_check"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "ASR_MODEL" in lines[0] and str(tmp_path / "nope") in lines[0]
