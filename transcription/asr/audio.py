@@ -167,20 +167,23 @@ def has_soxr() -> bool:
 
 
 def decode_channels(
-    path: Path, *, sample_rate: int = TARGET_SAMPLE_RATE, timeout: float = DEFAULT_TIMEOUT_S
+    path: Path, *, sample_rate: int = TARGET_SAMPLE_RATE, timeout: float = DEFAULT_TIMEOUT_S,
+    channel_count: int | None = None,
 ) -> DecodedAudio:
     """Decode the first audio stream of ``path`` to float32 at ``sample_rate``, per channel.
 
     Channels are decoded interleaved (``-ac`` = the source channel count, so no
     down-mix) and split with numpy. Raises ``TranscriptionError`` ("无法解码音频：…")
-    for unreadable or non-audio input.
+    for unreadable or non-audio input. ``channel_count``, when registration already
+    probed the file, spares a second ffprobe run.
     """
     path = Path(path)
-    try:
-        info = probe_audio(path)
-    except NotAudioError as exc:
-        raise TranscriptionError(f"无法解码音频：{exc.reason}") from exc
-    n = info.channels
+    if channel_count is None:
+        try:
+            channel_count = probe_audio(path).channels
+        except NotAudioError as exc:
+            raise TranscriptionError(f"无法解码音频：{exc.reason}") from exc
+    n = channel_count
     args = [_tool("ffmpeg"), *_FFMPEG_ARGS, *_INPUT_ARGS, "-i", _input_url(path)]
     args += ["-map", "0:a:0", "-vn", "-ac", str(n), "-ar", str(sample_rate)]
     if has_soxr():

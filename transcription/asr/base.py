@@ -31,6 +31,8 @@ class TranscriptionRequest:
     channel_roles: tuple[str, ...] = (ROLE_AGENT, ROLE_CUSTOMER)
     hotwords: tuple[str, ...] = ()
     language: str = "zh"
+    # Channel count when registration already probed the file (saves a second ffprobe).
+    channels: int | None = None
 
 
 @dataclass(frozen=True)

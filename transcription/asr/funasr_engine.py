@@ -205,7 +205,8 @@ class FunasrEngine:
         """Transcribe every channel of the recording; segments sorted by (start, role)."""
         timings = {"decode": 0.0, "vad": 0.0, "asr": 0.0, "punc": 0.0}
         t0 = time.perf_counter()
-        audio = decode_channels(request.audio_path, sample_rate=TARGET_SAMPLE_RATE)
+        audio = decode_channels(request.audio_path, sample_rate=TARGET_SAMPLE_RATE,
+                                channel_count=request.channels)
         timings["decode"] = time.perf_counter() - t0
 
         roles = request.channel_roles

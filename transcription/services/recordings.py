@@ -42,6 +42,7 @@ def recording_transcribe(*, recording_id: int) -> Recording | None:
         sidecar_path=absolute_path(recording.sidecar_file) if recording.sidecar_file else None,
         channel_roles=_channel_roles(recording),
         hotwords=hotwords_for(recording.source),
+        channels=recording.channels,
     )
     try:
         result = get_engine().transcribe(request)

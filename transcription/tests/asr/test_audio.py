@@ -244,3 +244,11 @@ def test_odd_file_names_are_not_reinterpreted(tmp_path: Path) -> None:
     path = make_call_recording(folder / "-call.wav")
     assert probe_audio(path).channels == 2
     assert len(decode_channels(path).channels) == 2
+
+
+def test_a_known_channel_count_decodes_the_same_without_probing_again(call_mp3: Path) -> None:
+    probed = decode_channels(call_mp3)
+    known = decode_channels(call_mp3, channel_count=2)
+    assert len(known.channels) == 2
+    assert known.duration_ms == probed.duration_ms
+    assert np.array_equal(known.channels[0], probed.channels[0])
