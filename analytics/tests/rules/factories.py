@@ -9,6 +9,31 @@ from analytics.rules.types import Call, OperatorResult, RuleOutcome, Seg
 
 MS_PER_CHAR = 250  # a brisk 240 characters per minute
 
+# The QA standard's greeting check, as most rule tests need one realistic rule.
+GREETING_RULE: dict[str, Any] = {
+    "key": "missing_greeting",
+    "name": "缺少开场白",
+    "severity": "major",
+    "explanation": "坐席未在开场 15 秒内问候并自报工号{evidence}",
+    "operators": {
+        "1": {
+            "type": "keywords",
+            "role": "agent",
+            "window": {"first_s": 15},
+            "any": ["您好", "你好"],
+        },
+        "2": {
+            "type": "keywords",
+            "role": "agent",
+            "window": {"first_s": 15},
+            "any": ["工号"],
+            "pinyin": True,
+        },
+    },
+    "condition": "!(1 && 2)",
+    "precondition": None,
+}
+
 
 def conversation(*turns: tuple[str, str], gap_ms: int = 500, start_ms: int = 1000) -> Call:
     """Turns one after another, each lasting MS_PER_CHAR per character, ids from 1."""

@@ -9,30 +9,8 @@ from analytics.rules.automaton import available_backends
 from analytics.rules.engine import compile_rule_set
 from analytics.rules.spec import RuleSpecError
 from analytics.rules.types import Call, Evidence, OperatorResult
-from analytics.tests.rules.factories import conversation, outcomes, rule, timed
+from analytics.tests.rules.factories import GREETING_RULE, conversation, outcomes, rule, timed
 
-GREETING_RULE = {
-    "key": "missing_greeting",
-    "name": "缺少开场白",
-    "severity": "major",
-    "explanation": "坐席未在开场 15 秒内问候并自报工号{evidence}",
-    "operators": {
-        "1": {
-            "type": "keywords",
-            "role": "agent",
-            "window": {"first_s": 15},
-            "any": ["您好", "你好"],
-        },
-        "2": {
-            "type": "keywords",
-            "role": "agent",
-            "window": {"first_s": 15},
-            "any": ["工号"],
-            "pinyin": True,
-        },
-    },
-    "condition": "!(1 && 2)",
-}
 REFUND_RULE = {
     "key": "refund_request",
     "name": "退费诉求",

@@ -12,30 +12,9 @@ from analytics.rules.spec import (
     parse_rule,
     validate_rule_set,
 )
+from analytics.tests.rules.factories import GREETING_RULE
 
-GREETING: dict[str, Any] = {
-    "key": "missing_greeting",
-    "name": "缺少开场白",
-    "severity": "major",
-    "explanation": "坐席未在开场 15 秒内问候并自报工号{evidence}",
-    "operators": {
-        "1": {
-            "type": "keywords",
-            "role": "agent",
-            "window": {"first_s": 15},
-            "any": ["您好", "你好"],
-        },
-        "2": {
-            "type": "keywords",
-            "role": "agent",
-            "window": {"first_s": 15},
-            "any": ["工号"],
-            "pinyin": True,
-        },
-    },
-    "condition": "!(1 && 2)",
-    "precondition": None,
-}
+GREETING = GREETING_RULE
 
 
 def with_changes(**changes: Any) -> dict[str, Any]:
