@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from qa_platform.audit import audit_record
 from transcription.models import (
     Hotword,
     IngestRun,
@@ -119,6 +120,18 @@ class TranscriptAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, object] | None = None) -> HttpResponse:
+        # The admin shows the whole transcript: audited like the call page.
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            transcript = self.get_object(request, object_id)
+            if transcript is not None:
+                audit_record(user=request.user, action="transcript.view",
+                             object_type="recording", object_id=transcript.recording_id,
+                             details={"via": "admin"})
+        return response
 
 
 @admin.register(Hotword)

@@ -31,3 +31,20 @@ def test_an_event_cannot_be_saved_twice(org: dict[str, Any]) -> None:
     event.action = "nothing"
     with pytest.raises(ValueError, match="append-only"):
         event.save()
+
+
+def test_viewing_a_transcript_in_the_admin_is_audited(org: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from transcription.models import Recording, Transcript
+
+    recording = Recording.objects.create(sha256="e" * 64, size_bytes=1, audio_file="x.mp3")
+    transcript = Transcript.objects.create(recording=recording, engine="sidecar")
+    org["admin"].is_staff = org["admin"].is_superuser = True
+    org["admin"].save()
+    client = Client()
+    client.force_login(org["admin"])
+    response = client.get(f"/admin/transcription/transcript/{transcript.id}/change/")
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action="transcript.view")
+    assert (event.object_id, event.details) == (str(recording.id), {"via": "admin"})
