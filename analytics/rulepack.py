@@ -11,7 +11,10 @@ A pack (see fixtures/rulepacks/README.md) is
 * ``scorecard`` — ``base`` points; ``points`` lost when an item is false (an item that does not
   apply keeps its points); ``deductions`` when an item is true, per occurrence or once;
   ``critical`` conditions that make the score 0; ``flag`` — below this score, or any of these
-  conditions, the call is flagged for review.
+  conditions, the call is flagged for review; ``sections`` group items for display;
+  ``manual`` items are filled in by a reviewer (``pass``/``fail``/``na``; a failed one loses its
+  points, a failed critical one scores the call 0; an unfilled one keeps its points and is
+  reported as pending).
 
 An occurrence is one segment in a rule's evidence (two forbidden phrases in one sentence are one
 occurrence); evidence that is a stretch of time (a silence) counts one each.
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.rules.engine import CompiledRuleSet, compile_rule_set
-from analytics.rules.sentiment import call_sentiment
+from analytics.rules.sentiment import CallSentiment, call_sentiment
 from analytics.rules.spec import RuleSpecError
 from analytics.rules.types import Call, Hit, RuleOutcome, Seg
 from transcription.asr.itn import normalize
@@ -40,7 +43,12 @@ SENTIMENT_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正�
 ROLES = ("agent", "customer", "unknown")
 _PACK_FIELDS = {"name", "title", "version", "description", "rules", "labels", "scorecard"}
 _LABEL_FIELDS = {"title", "rule", "true_when", "null_when", "sentiment", "scope", "note"}
-_SCORECARD_FIELDS = {"base", "points", "deductions", "critical", "flag", "note"}
+_SCORECARD_FIELDS = {
+    "base", "points", "deductions", "critical", "flag", "note", "sections", "manual",
+}
+_MANUAL_FIELDS = {"title", "points", "critical", "note"}
+MANUAL_VALUES = ("pass", "fail", "na")
+UNSECTIONED = "其他"
 
 Prediction = bool | str | None
 
@@ -81,12 +89,62 @@ class LabelCondition:
 
 
 @dataclass(frozen=True)
+class ManualItem:
+    key: str
+    title: str
+    points: int
+    critical: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One scorecard line as a reviewer reads it."""
+
+    key: str
+    title: str
+    section: str
+    kind: str  # "points" (lost when false) | "deduction" | "info" | "manual"
+    value: Prediction  # label value; for a manual item "pass"/"fail"/"na" or None (pending)
+    max_points: int
+    lost: int
+    critical: bool  # this item's critical condition held
+    rule: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "section": self.section, "kind": self.kind,
+                "value": self.value, "max_points": self.max_points, "lost": self.lost,
+                "critical": self.critical, "rule": self.rule}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OutcomeState:
+    """What a label needs of a rule's outcome; stored with a call score so it can be re-read."""
+
+    applies: bool
+    fired: bool
+    error: str = ""
+    occurrences: int = 0
+
+    @classmethod
+    def of(cls, outcome: RuleOutcome) -> OutcomeState:
+        return cls(outcome.applies, outcome.fired, outcome.error, occurrence_count(outcome))
+
+
+@dataclass(frozen=True)
 class ScoreResult:
     score: int
     flagged: bool
     reasons: tuple[str, ...]  # Chinese, why the call is flagged (empty when it is not)
-    critical: tuple[str, ...]  # labels whose critical condition held
+    critical: tuple[str, ...]  # labels (and manual items) whose critical condition held
     lost: dict[str, int] = field(default_factory=dict)  # label → points lost
+    items: tuple[ItemResult, ...] = ()
+    pending: tuple[str, ...] = ()  # manual items not filled in yet
 
 
 @dataclass(frozen=True)
@@ -98,12 +156,22 @@ class Scorecard:
     flag_below: float
     flag_when: tuple[LabelCondition, ...]
     titles: Mapping[str, str]
+    manual: Mapping[str, ManualItem] = field(default_factory=dict)
+    sections: tuple[Section, ...] = ()
+    rules: Mapping[str, str] = field(default_factory=dict)  # label → rule key
 
     def score(
-        self, labels: Mapping[str, Prediction], occurrences: Mapping[str, int] | None = None
+        self,
+        labels: Mapping[str, Prediction],
+        occurrences: Mapping[str, int] | None = None,
+        manual: Mapping[str, str] | None = None,
     ) -> ScoreResult:
-        """Score and flag from label values (predicted or gold); a missing count is 1."""
+        """Score and flag from label values (predicted or gold); a missing count is 1.
+
+        `manual` holds the reviewer's answers ("pass"/"fail"/"na") by manual item key.
+        """
         counts = occurrences or {}
+        answers = manual or {}
         lost: dict[str, int] = {}
         for key, points in self.points.items():
             if labels.get(key) is False:  # None (does not apply) keeps its points
@@ -112,13 +180,49 @@ class Scorecard:
             if labels.get(key) is True:
                 times = max(counts.get(key, 1), 1) if rule.per_occurrence else 1
                 lost[key] = rule.points * times
+        for key, item in self.manual.items():
+            if answers.get(key) == "fail":
+                lost[key] = item.points
         critical = tuple(c.label for c in self.critical if c.holds(labels))
+        critical += tuple(k for k, item in self.manual.items()
+                          if item.critical and answers.get(k) == "fail")  # fmt: skip
         score = 0 if critical else max(0, self.base - sum(lost.values()))
         reasons = [self._critical_reason(c) for c in self.critical if c.label in critical]
+        reasons += [f"严重项：{item.title}不合格（记 0 分）" for k, item in self.manual.items()
+                    if k in critical]  # fmt: skip
         if score < self.flag_below and not critical:  # a critical failure says it already
             reasons.append(f"得分 {score} 低于 {self.flag_below:g} 分")
         reasons += [self._reason(c) for c in self.flag_when if c.holds(labels)]
-        return ScoreResult(score, bool(reasons), tuple(reasons), critical, lost)
+        pending = tuple(k for k in self.manual if answers.get(k) not in MANUAL_VALUES)
+        items = self._items(labels, answers, lost, set(critical))
+        return ScoreResult(score, bool(reasons), tuple(reasons), critical, lost, items, pending)
+
+    def _items(
+        self, labels: Mapping[str, Prediction], answers: Mapping[str, str],
+        lost: Mapping[str, int], critical: set[str],
+    ) -> tuple[ItemResult, ...]:  # fmt: skip
+        section_of = {key: s.title for s in self.sections for key in s.items}
+        ordered = [key for s in self.sections for key in s.items]
+        ordered += [k for k in (*self.titles, *self.manual) if k not in section_of]
+        out: list[ItemResult] = []
+        for key in dict.fromkeys(ordered):
+            section = section_of.get(key, UNSECTIONED)
+            if key in self.manual:
+                item = self.manual[key]
+                value: Prediction = answers.get(key) if answers.get(key) in MANUAL_VALUES else None
+                out.append(ItemResult(key, item.title, section, "manual", value, item.points,
+                                      lost.get(key, 0), key in critical))  # fmt: skip
+                continue
+            if key in self.points:
+                kind, max_points = "points", self.points[key]
+            elif key in self.deductions:
+                kind, max_points = "deduction", self.deductions[key].points
+            else:
+                kind, max_points = "info", 0
+            out.append(ItemResult(key, self._title(key), section, kind, labels.get(key),
+                                  max_points, lost.get(key, 0), key in critical,
+                                  self.rules.get(key)))  # fmt: skip
+        return tuple(out)
 
     def _title(self, label: str) -> str:
         return self.titles.get(label, label)
@@ -210,32 +314,62 @@ class RulePack:
 
     def evaluate(self, call: Call) -> PackResult:
         outcomes = tuple(self.rule_set.evaluate(call))
-        by_key = {o.rule_key: o for o in outcomes}
-        sentiment = None
-        predictions: dict[str, Prediction] = {}
-        occurrences: dict[str, int] = {}
-        for key, spec in self.labels.items():
-            if spec.sentiment is not None:
-                sentiment = sentiment or call_sentiment(call)
-                predictions[key] = getattr(sentiment.by_role[spec.sentiment], spec.scope)
-                continue
-            assert spec.rule is not None
-            outcome = by_key[spec.rule]
-            occurrences[key] = occurrence_count(outcome)
-            predictions[key] = _read(spec, outcome, call)
+        states = {o.rule_key: OutcomeState.of(o) for o in outcomes}
+        sentiment = call_sentiment(call) if self.uses_sentiment else None
+        predictions, occurrences = self.read_labels(
+            states, mono=call.channel_layout == "mono",
+            sentiment=sentiment_labels(sentiment) if sentiment else {},
+        )  # fmt: skip
         scored = self.scorecard.score(predictions, occurrences)
         return PackResult(predictions, outcomes, occurrences, scored.score, scored.flagged,
                           scored.reasons)  # fmt: skip
 
+    @property
+    def uses_sentiment(self) -> bool:
+        return any(spec.sentiment is not None for spec in self.labels.values())
 
-def _read(spec: LabelSpec, outcome: RuleOutcome, call: Call) -> Prediction:
-    if outcome.error:
+    def read_labels(
+        self,
+        states: Mapping[str, OutcomeState],
+        *,
+        mono: bool,
+        sentiment: Mapping[str, Mapping[str, str]],
+        dismissed: frozenset[str] = frozenset(),
+    ) -> tuple[dict[str, Prediction], dict[str, int]]:
+        """Label values and occurrence counts from rule outcomes.
+
+        `sentiment` is role → scope → label; `dismissed` names rules whose hit a reviewer
+        dismissed: they read as not fired. A rule missing from `states` reads as unknown (None).
+        """
+        predictions: dict[str, Prediction] = {}
+        occurrences: dict[str, int] = {}
+        for key, spec in self.labels.items():
+            if spec.sentiment is not None:
+                predictions[key] = sentiment.get(spec.sentiment, {}).get(spec.scope)
+                continue
+            assert spec.rule is not None
+            state = states.get(spec.rule)
+            if state is not None and spec.rule in dismissed and state.fired:
+                state = OutcomeState(state.applies, False, state.error, 0)
+            occurrences[key] = state.occurrences if state is not None else 0
+            predictions[key] = _read(spec, state, mono)
+        return predictions, occurrences
+
+
+def sentiment_labels(sentiment: CallSentiment) -> dict[str, dict[str, str]]:
+    """role → {"start", "end", "overall"} → label."""
+    return {role: {"start": r.start, "end": r.end, "overall": r.overall}
+            for role, r in sentiment.by_role.items()}  # fmt: skip
+
+
+def _read(spec: LabelSpec, state: OutcomeState | None, mono: bool) -> Prediction:
+    if state is None or state.error:
         return None  # the rule could not run on this call: unknown, not a verdict
-    if spec.null_when == "mono" and call.channel_layout == "mono":
+    if spec.null_when == "mono" and mono:
         return None
-    if spec.null_when == "not_applies" and not outcome.applies:
+    if spec.null_when == "not_applies" and not state.applies:
         return None
-    return outcome.fired if spec.true_when == "fired" else not outcome.fired
+    return state.fired if spec.true_when == "fired" else not state.fired
 
 
 def occurrence_count(outcome: RuleOutcome) -> int:
@@ -326,10 +460,65 @@ def _parse_scorecard(
     if not isinstance(below, int | float) or isinstance(below, bool):
         errors.append("scorecard.flag.below 必须是数字")
     flag_when = _conditions(flag.get("when", []), "value", "scorecard.flag.when", labels, errors)
+    manual = _parse_manual(raw.get("manual", {}), labels, errors)
+    sections = _parse_sections(raw.get("sections", []), [*labels, *manual], errors)
     if len(errors) > before:
         return None
     titles = {key: spec.title for key, spec in labels.items()}
-    return Scorecard(int(base), points, deductions, critical, float(below), flag_when, titles)
+    rules = {key: spec.rule for key, spec in labels.items() if spec.rule is not None}
+    return Scorecard(int(base), points, deductions, critical, float(below), flag_when, titles,
+                     manual, sections, rules)  # fmt: skip
+
+
+def _parse_manual(
+    raw: object, labels: Mapping[str, LabelSpec], errors: list[str]
+) -> dict[str, ManualItem]:
+    items: dict[str, ManualItem] = {}
+    for key, value in _mapping(raw, "scorecard.manual", errors).items():
+        where = f"人工项「{key}」"
+        if key in labels:
+            errors.append(f"{where}与自动质检项重名")
+            continue
+        if not isinstance(value, dict):
+            errors.append(f"{where}：必须是 JSON 对象")
+            continue
+        errors.extend(f"{where}：不认识的字段「{k}」" for k in sorted(set(value) - _MANUAL_FIELDS))
+        title = value.get("title")
+        if not isinstance(title, str) or not title.strip():
+            errors.append(f"{where}：title 必须是非空字符串")
+            continue
+        if not _points(value.get("points"), key, errors):
+            continue
+        critical = value.get("critical", False)
+        if not isinstance(critical, bool):
+            errors.append(f"{where}：critical 必须是 true 或 false")
+            continue
+        items[key] = ManualItem(key, title.strip(), int(value["points"]), critical)
+    return items
+
+
+def _parse_sections(raw: object, keys: Sequence[str], errors: list[str]) -> tuple[Section, ...]:
+    if not isinstance(raw, list):
+        errors.append("scorecard.sections 必须是列表")
+        return ()
+    known, placed = set(keys), set()
+    sections: list[Section] = []
+    for item in raw:
+        if (not isinstance(item, dict) or set(item) != {"title", "items"}
+                or not isinstance(item["title"], str) or not item["title"].strip()
+                or not isinstance(item["items"], list)):  # fmt: skip
+            errors.append(
+                'scorecard.sections 的每一项格式为 {"title": 标题, "items": [质检项, ...]}'
+            )
+            continue
+        for key in item["items"]:
+            if key not in known:
+                errors.append(f"scorecard.sections「{item['title']}」引用了不存在的质检项「{key}」")
+            elif key in placed:
+                errors.append(f"质检项「{key}」出现在多个分组中")
+            placed.add(key)
+        sections.append(Section(item["title"].strip(), tuple(str(k) for k in item["items"])))
+    return tuple(sections)
 
 
 def _mapping(raw: object, where: str, errors: list[str]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from analytics import selectors
+from analytics.models import CallScore
 from qa_platform.audit import audit_record
 from transcription.models import Recording
 
@@ -27,7 +28,21 @@ def call_detail(request: HttpRequest, recording_id: int) -> HttpResponse:
     except Recording.DoesNotExist:
         # 404, not 403: a call outside the user's scope must not reveal that it exists.
         raise Http404 from None
-    turns = selectors.call_segments_with_hits(recording=call)
+    hits = selectors.call_hits(recording=call)
+    turns = selectors.call_segments_with_hits(recording=call, hits=hits)
+    score = selectors.call_score(recording=call)
     audit_record(user=request.user, action="transcript.view", object_type="recording",
                  object_id=call.id)
-    return render(request, "analytics/call_detail.html", {"call": call, "turns": turns})
+    return render(request, "analytics/call_detail.html",
+                  {"call": call, "turns": turns, "hits": hits, "score": score,
+                   "sections": _sections(score)})  # fmt: skip
+
+
+def _sections(score: CallScore | None) -> list[dict[str, object]]:
+    """Scorecard items grouped by section, in the scorecard's order."""
+    if score is None:
+        return []
+    sections: dict[str, list[dict[str, object]]] = {}
+    for item in score.items:
+        sections.setdefault(str(item["section"]), []).append(item)
+    return [{"title": title, "items": items} for title, items in sections.items()]

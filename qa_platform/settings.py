@@ -217,6 +217,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transcription.tasks.recordings_requeue_stuck",
         "schedule": crontab(minute="*/15"),
     },
+    # Re-analysis jobs whose worker died carry on from their last committed batch.
+    "resume-stale-reanalysis": {
+        "task": "analytics.tasks.reanalysis_resume_stale",
+        "schedule": crontab(minute="*/10"),
+    },
 }
 
 # --- Transcription ------------------------------------------------------------

@@ -59,11 +59,12 @@ def test_a_supervisor_logs_in_and_sees_flagged_calls(
 
     from transcription.services.sources import source_pull
 
-    call_command("loaddata", str(REPO / "fixtures" / "rules_demo.json"), verbosity=0)
+    call_command("load_rulepack", "standard", verbosity=0)
     org["agent1"].code = "A1023"
     org["agent1"].save()
-    copy_call("call_01_annual_fee_refund")
-    copy_call("call_09_fee_refund_escalation")  # 张伟, another team's agent
+    copy_call("call_01_annual_fee_refund")  # clean: scores 100, not flagged
+    copy_call("call_08_credit_limit_unverified")  # account details before the ID check
+    copy_call("call_09_fee_refund_escalation")  # 李娜: not an agent of the supervisor's team
     source_pull(source_id=source.id)
 
     page.goto(f"{live_server.url}/calls/review/")
@@ -76,9 +77,9 @@ def test_a_supervisor_logs_in_and_sees_flagged_calls(
     page.screenshot(path=str(ARTIFACTS / "review_queue.png"), full_page=True)
 
     rows = page.locator("#review-queue tbody tr")
-    assert rows.count() == 1, "only the supervisor's own team's call"
-    assert "退费诉求" in rows.first.inner_text()
-    assert "随附转写文件" in rows.first.inner_text()
+    assert rows.count() == 1, "only the flagged call of the supervisor's own team"
+    row = rows.first.inner_text()
+    assert "未先核实身份" in row and "严重项" in row and "随附转写文件" in row
 
     rows.first.locator("a").click()
     page.wait_for_selector("mark.hit")

@@ -92,7 +92,7 @@ def test_a_worker_process_pulls_transcribes_and_analyzes_and_the_call_reaches_re
     from qa_platform.models import Agent
     from transcription.tasks import source_pull
 
-    call_command("loaddata", str(REPO / "fixtures" / "rules_demo.json"), verbosity=0)
+    call_command("load_rulepack", "standard", verbosity=0)
     Agent.objects.create(code="A1023", name="王敏", team=org["team1"])
     copy_call("call_01_annual_fee_refund")
     copy_call("call_06_wealth_pitch_guaranteed_return")
@@ -113,7 +113,7 @@ def test_a_worker_process_pulls_transcribes_and_analyzes_and_the_call_reaches_re
     assert len(statuses) == 2 and all(s[1] == Recording.Status.ANALYZED for s in statuses), statuses
 
     refund_call = Recording.objects.get(original_name="call_01_annual_fee_refund.mp3")
-    assert refund_call.hits.filter(rule__name="退费诉求").exists()
+    assert refund_call.hits.filter(rule__key="refund_request").exists()
 
     client = Client()
     client.force_login(org["sup1"])

@@ -1,19 +1,48 @@
-"""The analysis stage: apply the active rules to a transcript and store the hits."""
+"""The analysis stage: rules, metrics, sentiment and the score of each call, stored together.
+
+`call_analyze` is the pipeline stage (claims TRANSCRIBED → ANALYZING, like every stage).
+`calls_analyze` does the work for a batch of calls: one query for their segments, the engine
+outside any transaction, then ONE transaction that replaces each call's previous analysis
+(hits, rule errors, score). A reviewer's confirm/dismiss on a hit and the manual scorecard
+items survive a re-analysis when the same rule fires on the same segments again. Running it
+twice changes nothing.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.models import Hit
-from analytics.rules.keyword import SegmentData
-from analytics.services.rulesets import active_ruleset
+from analytics.models import SEVERITY_RANK, CallScore, Hit, RuleRunError, Severity
+from analytics.rulepack import OutcomeState, RulePack, sentiment_labels
+from analytics.rules.sentiment import CallSentiment, call_sentiment
+from analytics.rules.summary import call_metrics
+from analytics.rules.types import Call, Evidence, RuleOutcome, Seg
+from analytics.services.rulesets import CompiledVersion, active_compiled, compiled_version
 from transcription.models import Recording, Segment
 from transcription.services.recordings import claim_stage, recording_fail
 
 logger = logging.getLogger(__name__)
+
+_MAX_EVIDENCE = 50  # per hit; a rule matching hundreds of times does not need every one kept
+
+
+@dataclass(frozen=True)
+class CallAnalysis:
+    recording_id: int
+    call: Call
+    outcomes: tuple[RuleOutcome, ...]
+    sentiment: CallSentiment
+    metrics: dict[str, dict[str, float]]
+
+
+# -- the stage --------------------------------------------------------------------------------
 
 
 def call_analyze(*, recording_id: int) -> Recording | None:
@@ -21,37 +50,277 @@ def call_analyze(*, recording_id: int) -> Recording | None:
     if not claim_stage(recording_id, Recording.Status.TRANSCRIBED, Recording.Status.ANALYZING):
         return None
     try:
-        segments = [
-            SegmentData(id=s["id"], role=s["role"], start_ms=s["start_ms"], end_ms=s["end_ms"],
-                        text=s["text"])
-            for s in Segment.objects.filter(transcript__recording_id=recording_id)
-            .order_by("index")
-            .values("id", "role", "start_ms", "end_ms", "text")
-        ]
-        hits = active_ruleset().find_hits(segments)
+        compiled = active_compiled()
+        analyses = analyze(load_calls([recording_id]), compiled) if compiled else []
     except Exception as exc:
         logger.exception("analysis of recording %s crashed", recording_id)
         return recording_fail(recording_id=recording_id, stage=Recording.Stage.ANALYZE,
                               reason=f"分析程序出错：{type(exc).__name__}: {exc}")
     with transaction.atomic():
-        Hit.objects.filter(recording_id=recording_id).delete()
-        Hit.objects.bulk_create(
-            Hit(
-                recording_id=recording_id,
-                rule_id=hit.rule_id,
-                segment_id=hit.segment_id,
-                char_start=hit.char_start,
-                char_end=hit.char_end,
-                start_ms=hit.start_ms,
-                end_ms=hit.end_ms,
-                matched_text=hit.matched_text[:200],
-                reason=hit.reason[:300],
-            )
-            for hit in hits
-        )
+        if compiled is not None:
+            store(analyses, compiled, only_status=Recording.Status.ANALYZING)
         Recording.objects.filter(id=recording_id, status=Recording.Status.ANALYZING).update(
             status=Recording.Status.ANALYZED, status_changed_at=timezone.now(),
             failed_stage="", error="",
         )
-    logger.info("analyzed recording %s: %d hits", recording_id, len(hits))
+    if compiled is None:
+        logger.warning("no active rule set: recording %s analyzed without rules", recording_id)
     return Recording.objects.get(id=recording_id)
+
+
+def calls_analyze(*, recording_ids: Sequence[int], compiled: CompiledVersion) -> int:
+    """Re-analyze already analyzed calls with `compiled`; returns how many were stored.
+
+    Calls that are meanwhile being transcribed or analyzed again are left to that stage.
+    """
+    analyses = analyze(load_calls(recording_ids), compiled)
+    with transaction.atomic():
+        return store(analyses, compiled, only_status=Recording.Status.ANALYZED)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def load_calls(recording_ids: Iterable[int]) -> dict[int, Call]:
+    """Segments of each call (one query), as the engine's plain data."""
+    ids = list(recording_ids)
+    by_call: dict[int, list[Seg]] = defaultdict(list)
+    rows = (
+        Segment.objects.filter(transcript__recording_id__in=ids)
+        .order_by("transcript__recording_id", "index")
+        .values_list(
+            "transcript__recording_id", "id", "role", "start_ms", "end_ms", "text", "raw_text",
+            "emotion",
+        )
+    )
+    for recording_id, seg_id, role, start, end, text, raw, emotion in rows.iterator(2000):
+        by_call[recording_id].append(Seg(seg_id, role, start, end, text, raw, emotion))
+    facts = Recording.objects.filter(id__in=ids).values_list("id", "channels", "duration_ms")
+    return {
+        recording_id: Call(
+            segments=tuple(by_call.get(recording_id, ())),
+            channel_layout="mono" if channels == 1 else "stereo",
+            duration_ms=duration or 0,
+        )
+        for recording_id, channels, duration in facts
+    }
+
+
+def analyze(calls: Mapping[int, Call], compiled: CompiledVersion) -> list[CallAnalysis]:
+    """The engine over each call: pure computation, no database."""
+    out = []
+    for recording_id, call in calls.items():
+        outcomes = tuple(compiled.pack.rule_set.evaluate(call))
+        out.append(CallAnalysis(recording_id, call, outcomes, call_sentiment(call),
+                                call_metrics(call)))  # fmt: skip
+    return out
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _evidence_json(evidence: Evidence) -> dict[str, Any]:
+    return {"segment_id": evidence.segment_id, "char_start": evidence.char_start,
+            "char_end": evidence.char_end, "start_ms": evidence.start_ms,
+            "end_ms": evidence.end_ms, "text": evidence.text, "note": evidence.note}  # fmt: skip
+
+
+def _segments_of(evidence: Iterable[Mapping[str, Any]]) -> frozenset[int]:
+    return frozenset(e["segment_id"] for e in evidence if e.get("segment_id") is not None)
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """What a reviewer decided about a call, kept across re-analysis."""
+
+    reviews: dict[tuple[int, frozenset[int]], dict[str, Any]]  # (rule id, segments) → review
+    manual: dict[str, str]
+    review_status: str
+    finalized_by_id: int | None
+    finalized_at: Any
+
+
+def _carried(recording_ids: list[int]) -> dict[int, _Carried]:
+    reviews: dict[int, dict[tuple[int, frozenset[int]], dict[str, Any]]] = defaultdict(dict)
+    reviewed = Hit.objects.filter(recording_id__in=recording_ids).exclude(review=Hit.Review.PENDING)
+    for hit in reviewed.values("recording_id", "rule_id", "evidence", "review", "review_comment",
+                               "reviewed_by_id", "reviewed_at"):  # fmt: skip
+        key = (hit["rule_id"], _segments_of(hit["evidence"]))
+        reviews[hit["recording_id"]][key] = {
+            "review": hit["review"], "review_comment": hit["review_comment"],
+            "reviewed_by_id": hit["reviewed_by_id"], "reviewed_at": hit["reviewed_at"],
+        }  # fmt: skip
+    out: dict[int, _Carried] = {}
+    scores = CallScore.objects.filter(recording_id__in=recording_ids).values(
+        "recording_id", "manual", "review_status", "finalized_by_id", "finalized_at"
+    )
+    for row in scores:
+        out[row["recording_id"]] = _Carried(reviews.pop(row["recording_id"], {}), row["manual"],
+                                            row["review_status"], row["finalized_by_id"],
+                                            row["finalized_at"])  # fmt: skip
+    for recording_id, kept in reviews.items():
+        out[recording_id] = _Carried(kept, {}, CallScore.ReviewStatus.PENDING, None, None)
+    return out
+
+
+def store(
+    analyses: Sequence[CallAnalysis], compiled: CompiledVersion, *, only_status: str
+) -> int:
+    """Replace the stored analysis of each call (call inside a transaction); returns the count.
+
+    Only calls still in `only_status` are written: a call that moved on meanwhile (re-
+    transcription) is analyzed again by its own stage.
+    """
+    if not analyses:
+        return 0
+    wanted = [a.recording_id for a in analyses]
+    current = set(
+        Recording.objects.select_for_update()
+        .filter(id__in=wanted, status=only_status)
+        .values_list("id", flat=True)
+    )
+    analyses = [a for a in analyses if a.recording_id in current]
+    ids = [a.recording_id for a in analyses]
+    if not ids:
+        return 0
+    carried = _carried(ids)
+    Hit.objects.filter(recording_id__in=ids).delete()
+    RuleRunError.objects.filter(recording_id__in=ids).delete()
+    CallScore.objects.filter(recording_id__in=ids).delete()
+    now = timezone.now()
+    hits: list[Hit] = []
+    errors: list[RuleRunError] = []
+    scores: list[CallScore] = []
+    for analysis in analyses:
+        kept = carried.get(analysis.recording_id)
+        call_hits = _hits(analysis, compiled, kept)
+        hits.extend(call_hits)
+        errors.extend(_errors(analysis, compiled))
+        scores.append(_score(analysis, compiled, call_hits, kept, now))
+    Hit.objects.bulk_create(hits, batch_size=1000)
+    RuleRunError.objects.bulk_create(errors, batch_size=1000)
+    CallScore.objects.bulk_create(scores, batch_size=500)
+    return len(ids)
+
+
+def _hits(analysis: CallAnalysis, compiled: CompiledVersion, kept: _Carried | None) -> list[Hit]:
+    segment_ids = {seg.id for seg in analysis.call.segments}
+    out = []
+    for outcome in analysis.outcomes:
+        if outcome.hit is None:
+            continue
+        ref = compiled.rules[outcome.rule_key]
+        evidence = [_evidence_json(e) for e in outcome.hit.evidence[:_MAX_EVIDENCE]]
+        first = outcome.hit.evidence[0] if outcome.hit.evidence else Evidence(None)
+        review = (kept.reviews.get((ref.rule_id, _segments_of(evidence))) if kept else None) or {}
+        out.append(Hit(
+            recording_id=analysis.recording_id, rule_id=ref.rule_id,
+            rule_version_id=ref.rule_version_id, severity=outcome.hit.severity,
+            reason=outcome.hit.reason[:500], evidence=evidence,
+            occurrences=OutcomeState.of(outcome).occurrences,
+            segment_id=first.segment_id if first.segment_id in segment_ids else None,
+            start_ms=max(first.start_ms, 0), end_ms=max(first.end_ms, 0),
+            matched_text=first.text[:200], **review,
+        ))  # fmt: skip
+    return out
+
+
+def _errors(analysis: CallAnalysis, compiled: CompiledVersion) -> list[RuleRunError]:
+    return [
+        RuleRunError(rule_id=compiled.rules[o.rule_key].rule_id,
+                     rule_version_id=compiled.rules[o.rule_key].rule_version_id,
+                     recording_id=analysis.recording_id, message=o.error[:2000])
+        for o in analysis.outcomes if o.error
+    ]  # fmt: skip
+
+
+def score_fields(
+    compiled_pack: RulePack, outcomes: Mapping[str, Mapping[str, Any]], *, mono: bool,
+    sentiment: Mapping[str, Mapping[str, str]], dismissed: frozenset[str],
+    manual: Mapping[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    """Labels, items, score and flag from stored outcomes: the one place a call is scored."""
+    states = {key: OutcomeState(**state) for key, state in outcomes.items()}
+    labels, occurrences = compiled_pack.read_labels(states, mono=mono, sentiment=sentiment,
+                                                    dismissed=dismissed)  # fmt: skip
+    result = compiled_pack.scorecard.score(labels, occurrences, manual)
+    return {
+        "labels": labels, "score": result.score, "flagged": result.flagged,
+        "flag_reasons": list(result.reasons), "critical": bool(result.critical),
+        "items": [item.as_dict() for item in result.items],
+        "pending_manual": list(result.pending),
+    }  # fmt: skip
+
+
+def _score(
+    analysis: CallAnalysis, compiled: CompiledVersion, hits: list[Hit], kept: _Carried | None,
+    now: Any,
+) -> CallScore:  # fmt: skip
+    outcomes = {
+        o.rule_key: {"applies": o.applies, "fired": o.fired, "error": o.error,
+                     "occurrences": OutcomeState.of(o).occurrences}
+        for o in analysis.outcomes
+    }  # fmt: skip
+    key_of = {ref.rule_id: key for key, ref in compiled.rules.items()}
+    dismissed = frozenset(key_of[h.rule_id] for h in hits if h.review == Hit.Review.DISMISSED)
+    manual = dict(kept.manual) if kept else {}
+    sentiment = sentiment_labels(analysis.sentiment)
+    mono = analysis.call.channel_layout == "mono"
+    fields = score_fields(compiled.pack, outcomes, mono=mono, sentiment=sentiment,
+                          dismissed=dismissed, manual=manual)  # fmt: skip
+    auto = score_fields(compiled.pack, outcomes, mono=mono, sentiment=sentiment,
+                        dismissed=frozenset(), manual={})["score"]  # fmt: skip
+    live = [h for h in hits if h.review != Hit.Review.DISMISSED]
+    severity_rank = max((SEVERITY_RANK[Severity(h.severity)] for h in live), default=0)
+    if fields["critical"]:
+        severity_rank = SEVERITY_RANK[Severity.CRITICAL]
+    by_role = analysis.sentiment.by_role
+    return CallScore(
+        recording_id=analysis.recording_id, rule_set_version_id=compiled.version_id,
+        scorecard_version_id=compiled.scorecard_version_id,
+        rule_versions=compiled.rule_version_numbers, auto_score=auto,
+        severity_rank=severity_rank, hit_count=len(live), outcomes=outcomes, manual=manual,
+        metrics=analysis.metrics,
+        sentiment={role: {"start": r.start, "end": r.end, "overall": r.overall,
+                          "start_score": r.start_score, "end_score": r.end_score,
+                          "overall_score": r.overall_score} for role, r in by_role.items()},
+        segment_sentiment={str(s.segment_id): [s.score, s.label]
+                           for s in analysis.sentiment.segments},
+        customer_sentiment_end=by_role["customer"].end if "customer" in by_role else "",
+        rule_errors={o.rule_key: o.error for o in analysis.outcomes if o.error},
+        review_status=kept.review_status if kept else CallScore.ReviewStatus.PENDING,
+        finalized_by_id=kept.finalized_by_id if kept else None,
+        finalized_at=kept.finalized_at if kept else None,
+        analyzed_at=now, **fields,
+    )  # fmt: skip
+
+
+
+def call_score_refresh(*, recording_id: int) -> CallScore:
+    """Score a call again from its stored outcomes, reviews and manual items (no engine run).
+
+    Used after a reviewer confirms or dismisses a hit or fills a manual item: a dismissed hit
+    reads as "rule did not fire"; the score keeps the rule-set version the call was analyzed
+    with.
+    """
+    with transaction.atomic():
+        score = (CallScore.objects.select_for_update().select_related("rule_set_version")
+                 .get(recording_id=recording_id))  # fmt: skip
+        compiled = compiled_version(score.rule_set_version)
+        hits = list(Hit.objects.filter(recording_id=recording_id))
+        key_of = {ref.rule_id: key for key, ref in compiled.rules.items()}
+        dismissed = frozenset(key_of[h.rule_id] for h in hits
+                              if h.review == Hit.Review.DISMISSED and h.rule_id in key_of)
+        mono = Recording.objects.filter(id=recording_id, channels=1).exists()
+        sentiment = {role: {k: v for k, v in values.items() if k in ("start", "end", "overall")}
+                     for role, values in score.sentiment.items()}  # fmt: skip
+        fields = score_fields(compiled.pack, score.outcomes, mono=mono, sentiment=sentiment,
+                              dismissed=dismissed, manual=score.manual)  # fmt: skip
+        live = [h for h in hits if h.review != Hit.Review.DISMISSED]
+        rank = max((SEVERITY_RANK[Severity(h.severity)] for h in live), default=0)
+        fields["severity_rank"] = SEVERITY_RANK[Severity.CRITICAL] if fields["critical"] else rank
+        fields["hit_count"] = len(live)
+        for name, value in fields.items():
+            setattr(score, name, value)
+        score.save(update_fields=list(fields))
+    return score

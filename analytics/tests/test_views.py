@@ -5,34 +5,14 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from analytics.models import Rule
-from analytics.services.analysis import call_analyze
-from qa_platform.models import Agent, AuditEvent
-from transcription.asr.base import CallMetadata, SegmentResult, TranscriptionResult
+from analytics.tests.packs import analyzed_call, install
+from qa_platform.models import AuditEvent
 from transcription.models import Recording
-from transcription.services.recordings import transcript_store
-
-
-def analyzed_call(sha: str, agent: Agent, texts: list[tuple[str, str]],
-                  engine: str = "sidecar") -> Recording:
-    recording = Recording.objects.create(
-        sha256=sha * 64, size_bytes=1, audio_file="x.mp3", status=Recording.Status.TRANSCRIBING,
-        call_id=f"CALL-{sha}",
-    )
-    segments = [SegmentResult(role=role, start_ms=i * 2000, end_ms=i * 2000 + 1500,
-                              raw_text=text, text=text) for i, (role, text) in enumerate(texts)]
-    result = TranscriptionResult(engine=engine, model_version="v", language="zh",
-                                 duration_ms=9000, segments=segments,
-                                 metadata=CallMetadata(agent_id=agent.code))
-    transcript_store(recording_id=recording.id, result=result)
-    call_analyze(recording_id=recording.id)
-    recording.refresh_from_db()
-    return recording
 
 
 @pytest.fixture
 def calls(org: dict[str, Any]) -> dict[str, Recording]:
-    Rule.objects.create(name="退费诉求", keywords=["退费"], role="customer", severity="minor")
+    install()
     return {
         "team1": analyzed_call("a", org["agent1"], [("agent", "您好"), ("customer", "我要退费")]),
         "team2": analyzed_call("b", org["agent2"], [("customer", "退费！")], engine="funasr"),
@@ -49,13 +29,13 @@ def page(client: Client, user: Any, url: str = "/calls/review/") -> str:
     return response.content.decode()
 
 
-def test_a_supervisor_sees_their_teams_calls_with_hits_only(client: Client, org: dict,
+def test_a_supervisor_sees_their_teams_flagged_calls_only(client: Client, org: dict,
                                                            calls: dict) -> None:
     html = page(client, org["sup1"])
     assert "待复核通话" in html
     assert "CALL-a" in html and "退费诉求" in html
     assert "CALL-b" not in html, "another team's call"
-    assert "CALL-c" not in html, "a call without hits"
+    assert "CALL-c" not in html, "a call the scorecard did not flag"
 
 
 def test_the_queue_says_where_each_transcript_came_from(client: Client, org: dict,

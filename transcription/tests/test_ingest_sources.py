@@ -13,7 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from conftest import DEMO_CALLS, REPO
+from conftest import DEMO_CALLS
 from transcription.models import IngestRun, Recording, RecordingSource, SourceFile, Tombstone
 from transcription.services.recordings import recording_retry
 from transcription.services.sources import source_file_retry, source_pull, sources_due
@@ -27,7 +27,7 @@ CALL = "call_01_annual_fee_refund"
 def rules(db: None) -> None:
     from django.core.management import call_command
 
-    call_command("loaddata", str(REPO / "fixtures" / "rules_demo.json"), verbosity=0)
+    call_command("load_rulepack", "standard", verbosity=0)
 
 
 def pull(source: RecordingSource) -> IngestRun:

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from analytics.models import Hit
-from transcription.models import IngestRun, Recording, RecordingSource
+from transcription.models import IngestRun, Recording, RecordingSource, Segment
 from transcription.services.recordings import recording_retry
 from transcription.services.sources import source_pull
 from transcription.storage import absolute_path
@@ -25,9 +25,7 @@ OTHER = "call_06_wealth_pitch_guaranteed_return"
 def rules(db: None) -> None:
     from django.core.management import call_command
 
-    from conftest import REPO
-
-    call_command("loaddata", str(REPO / "fixtures" / "rules_demo.json"), verbosity=0)
+    call_command("load_rulepack", "standard", verbosity=0)
 
 
 def test_it_pulls_transcribes_and_analyzes_a_new_call(
@@ -48,7 +46,7 @@ def test_it_pulls_transcribes_and_analyzes_a_new_call(
     assert stored.read_bytes() == remote.read_bytes()
     assert recording.transcript.engine == "sidecar"
     assert recording.agent is not None and recording.agent.code == "A1023"
-    assert recording.hits.filter(rule__name="退费诉求").exists()
+    assert recording.hits.filter(rule__key="refund_request").exists()
     assert not list((data_dir / "incoming").iterdir()), "no temporary file may be left behind"
 
 
@@ -57,11 +55,16 @@ def test_a_hit_records_its_segment_span_and_time(
 ) -> None:
     copy_call(OTHER)
     pull(source)
-    hit = Hit.objects.filter(rule__name="违规承诺").select_related("segment").first()
+    hit = Hit.objects.filter(rule__key="prohibited_promise").select_related("segment").first()
     assert hit is not None
-    assert hit.segment.role == "agent"
-    assert hit.segment.text[hit.char_start:hit.char_end] == hit.matched_text
-    assert hit.segment.start_ms <= hit.start_ms <= hit.end_ms <= hit.segment.end_ms
+    assert hit.segment is not None and hit.segment.role == "agent"
+    for evidence in hit.evidence:
+        segment = Segment.objects.get(id=evidence["segment_id"])
+        assert segment.text[evidence["char_start"]:evidence["char_end"]] == evidence["text"]
+        assert segment.start_ms <= evidence["start_ms"] <= evidence["end_ms"] <= segment.end_ms
+    first = hit.evidence[0]
+    assert (hit.segment_id, hit.start_ms, hit.matched_text) == (
+        first["segment_id"], first["start_ms"], first["text"])
 
 
 def test_a_second_pull_skips_files_it_already_has(

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 
-from conftest import DEMO_CALLS, REPO
+from conftest import DEMO_CALLS
 from qa_platform.models import AuditEvent, Team
 from transcription.models import Recording
 from transcription.services.uploads import UploadTooLarge, recording_upload, upload_name
@@ -51,7 +51,7 @@ def leftovers(data_dir: Path) -> list[Path]:
 def test_a_supervisor_uploads_a_call_with_its_sidecar_and_it_is_transcribed_and_analyzed(
     client: Client, org: dict[str, Any], data_dir: Path
 ) -> None:
-    call_command("loaddata", str(REPO / "fixtures" / "rules_demo.json"), verbosity=0)
+    call_command("load_rulepack", "standard", verbosity=0)
     # The sidecar names this team; its supervisor may then open the call.
     Team.objects.create(name="信用卡客服一组").supervisors.add(org["sup1"])
 
@@ -67,7 +67,7 @@ def test_a_supervisor_uploads_a_call_with_its_sidecar_and_it_is_transcribed_and_
     assert recording.status == Recording.Status.ANALYZED, recording.error
     assert recording.transcript.engine == "sidecar"
     assert recording.call_id == "RF20261116-0001"
-    assert recording.hits.filter(rule__name="退费诉求").exists()
+    assert recording.hits.filter(rule__key="refund_request").exists()
     assert "新录音" in html
     call_url = f"/calls/{recording.id}/"
     assert f'href="{call_url}"' in html

@@ -18,7 +18,7 @@ from transcription.models import Recording, RecordingSource
 from transcription.services.sources import source_pull
 
 DEMO_CALLS = Path(settings.BASE_DIR) / "fixtures" / "demo_calls"
-RULES_FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "rules_demo.json"
+RULE_PACK = "standard"  # fixtures/rulepacks/standard.json: the reference QA standard
 SOURCE_NAME = "演示 SFTP 服务器"
 PASSWORD_ENV = "QA_DEMO_SFTP_PASSWORD"  # noqa: S105 (a variable name, not a password)
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 "CELERY_BROKER_URL 已设置：转写与分析将由 Celery worker 执行。"))
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("loaddata", str(RULES_FIXTURE), verbosity=0)
+        call_command("load_rulepack", RULE_PACK, verbosity=0, stdout=self.stdout)
         logins = demo_org_load()
 
         os.environ[PASSWORD_ENV] = secrets.token_urlsafe(16)

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from conftest import REPO
 from transcription.asr import registry
 from transcription.models import Recording, RecordingSource
 from transcription.services.sources import source_pull
@@ -32,7 +31,7 @@ def test_with_an_asr_model_the_call_is_transcribed_by_funasr_per_channel(
     funasr_selected: None, source: RecordingSource, copy_call: Callable[..., Path],
     offline: list[str],
 ) -> None:
-    call_command("loaddata", str(REPO / "fixtures" / "rules_demo.json"), verbosity=0)
+    call_command("load_rulepack", "standard", verbosity=0)
     copy_call("call_03_lost_card_report")
     source_pull(source_id=source.id)
 
