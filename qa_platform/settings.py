@@ -240,6 +240,9 @@ ASR_BATCH_SIZE_S = env_int("ASR_BATCH_SIZE_S", 300, minimum=1)
 # (a CPU worker runs well under 1x real time; a GPU far under).
 ASR_TIME_LIMIT_FACTOR = env_int("ASR_TIME_LIMIT_FACTOR", 2, minimum=1)
 ASR_TIME_LIMIT_MIN_S = env_int("ASR_TIME_LIMIT_MIN_S", 300, minimum=30)
+# Mask phone, ID, bank card and CVV digits in transcripts before they are stored
+# (transcription/pii.py). Off only for a closed test environment.
+PII_REDACTION = env_bool("PII_REDACTION", True)
 # A recording stuck in a working status longer than this is queued again.
 PIPELINE_STUCK_AFTER_S = env_int("PIPELINE_STUCK_AFTER_S", 3 * 3600, minimum=60)
 

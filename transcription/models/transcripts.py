@@ -22,6 +22,8 @@ class Transcript(TimeStampedModel):
     hotword_count = models.PositiveIntegerField(_("使用热词数"), default=0)
     # The engine could not use these (e.g. plain Paraformer, or a sidecar): said, not hidden.
     ignored_hotwords = models.JSONField(_("未使用的热词"), default=list, blank=True)
+    # Spans masked per PII type when the transcript was stored, e.g. {"phone": 1}.
+    pii_masked = models.JSONField(_("已脱敏的个人信息"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("转写")

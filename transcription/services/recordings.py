@@ -17,6 +17,7 @@ from transcription.asr.base import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
     ROLE_UNKNOWN,
+    SegmentResult,
     TranscriptionError,
     TranscriptionRequest,
     TranscriptionResult,
@@ -25,6 +26,8 @@ from transcription.asr.itn import normalize as itn_normalize
 from transcription.asr.registry import get_engine
 from transcription.asr.sidecar import SidecarEngine, sidecar_metadata
 from transcription.models import Recording, RecordingSource, Segment, Transcript
+from transcription.pii import TYPES as PII_TYPES
+from transcription.pii import count_by_type, find_pii, mask_segments
 from transcription.services.calls import call_metadata_apply
 from transcription.services.hotwords import hotwords_for
 from transcription.storage import absolute_path
@@ -74,7 +77,11 @@ def with_written_numbers(result: TranscriptionResult) -> TranscriptionResult:
 
 def transcript_store(*, recording_id: int, result: TranscriptionResult,
                      hotwords: tuple[str, ...] = ()) -> Recording:
-    """Write a transcript and its segments in one transaction, then queue analysis."""
+    """Write a transcript and its segments in one transaction, then queue analysis.
+
+    PII is masked here, so no engine or import path stores it unmasked (PII_REDACTION).
+    """
+    segments, pii_masked = redact_segments(result.segments)
     with transaction.atomic():
         recording = Recording.objects.select_for_update().get(id=recording_id)
         Transcript.objects.filter(recording=recording).delete()
@@ -86,6 +93,7 @@ def transcript_store(*, recording_id: int, result: TranscriptionResult,
             timings=result.timings,
             hotword_count=max(len(hotwords) - len(result.ignored_hotwords), 0),
             ignored_hotwords=list(result.ignored_hotwords),
+            pii_masked=pii_masked,
         )
         Segment.objects.bulk_create(
             Segment(
@@ -99,7 +107,7 @@ def transcript_store(*, recording_id: int, result: TranscriptionResult,
                 emotion=segment.emotion[:20],
                 char_timestamps=[list(span) for span in segment.char_timestamps],
             )
-            for index, segment in enumerate(result.segments)
+            for index, segment in enumerate(segments)
         )
         call_metadata_apply(recording, result.metadata)
         if not recording.duration_ms:
@@ -111,6 +119,28 @@ def transcript_store(*, recording_id: int, result: TranscriptionResult,
         recording.save()
         transaction.on_commit(lambda: _queue_analysis(recording_id))
     return recording
+
+
+def redact_segments(segments: list[SegmentResult]) -> tuple[list[SegmentResult], dict[str, int]]:
+    """Segments with PII digits masked in text and raw_text, and the spans masked per type.
+
+    Both texts are searched across the whole call (split numbers) and masked in place: lengths
+    stay the same, so char_timestamps still line up with raw_text. The count per type is the
+    larger of the two texts' counts.
+    """
+    if not settings.PII_REDACTION:
+        return list(segments), {}
+    shown = find_pii(segments)
+    heard = find_pii([{"role": s.role, "text": s.raw_text} for s in segments])
+    texts = mask_segments([s.text for s in segments], shown)
+    raw_texts = mask_segments([s.raw_text for s in segments], heard)
+    masked = [
+        replace(segment, text=text, raw_text=raw_text)
+        for segment, text, raw_text in zip(segments, texts, raw_texts, strict=True)
+    ]
+    by_text, by_raw = count_by_type(shown), count_by_type(heard)
+    counts = {t: max(by_text.get(t, 0), by_raw.get(t, 0)) for t in PII_TYPES}
+    return masked, {t: n for t, n in counts.items() if n}
 
 
 def recording_fail(*, recording_id: int, stage: str, reason: str) -> Recording:
