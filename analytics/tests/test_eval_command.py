@@ -1,4 +1,4 @@
-"""`manage.py eval_rulepack`: the report on three synthetic calls, errors, and the dev set."""
+"""`manage.py eval_rulepack`: synthetic calls (labels and PII), errors, and the dev set."""
 
 from __future__ import annotations
 
@@ -108,7 +108,12 @@ def test_report_on_synthetic_calls(call_dir: Path) -> None:
     sentiment = summary["customer_sentiment_end"]
     assert sentiment["accuracy"] == 1.0
     assert sentiment["confusion"]["negative"] == {"negative": 1, "neutral": 0, "positive": 0}
-    assert "PII 召回：尚未实现" in text
+    # No PII said, none predicted (身份证后四位 8811 is a partial number): nothing to get wrong.
+    pii = summary["pii"]
+    assert pii["overall"]["support"] == 0 and pii["overall"]["predicted"] == 0
+    assert (pii["overall"]["precision"], pii["overall"]["recall"]) == (1.0, 1.0)
+    assert pii["calls_with_unmasked_pii"] == 0
+    assert "仍有未脱敏 PII 的通话：0/3" in text
 
 
 def test_analysis_never_sees_labels_or_notes(
@@ -131,6 +136,84 @@ def test_pack_by_path(call_dir: Path) -> None:
     _text, summary = run(str(call_dir), "--pack", str(PACK_DIR / "standard.json"))
     assert summary["_meta"] == {"pack": "standard@1", "calls": 3, "gold_flagged": 1,
                                 "predicted_flagged": 1}  # fmt: skip
+
+
+PII_CALLS = {
+    # Found: a phone number split over two turns, and a card with a CVV.
+    "pii_a": document("pii_a", "stereo", segments(
+        ("agent", "您好，工号5201为您服务，请报一下预留的手机号码。"),
+        ("customer", "手机号是158 0841，"),
+        ("agent", "嗯，您请说。"),
+        ("customer", "4852。"),
+        ("customer", "卡号是6222 0274 6507 5291，背面安全码是三七二。"),
+    ), greeting=True, pii=[
+        {"segment": 1, "type": "phone", "text": "158 0841"},
+        {"segment": 3, "type": "phone", "text": "4852"},
+        {"segment": 4, "type": "bank_card", "text": "6222 0274 6507 5291"},
+        {"segment": 4, "type": "cvv", "text": "三七二"},
+    ]),
+    # The gold labels an ID number the detector misses (misheard, no context) and does not
+    # label a mobile number it finds; 尾号0385 is a partial number.
+    "pii_b": document("pii_b", "mono", segments(
+        ("agent", "您好，信用卡中心，请讲。"),
+        ("customer", "我的号嘛，330106200102086456，您尾号0385的手机，还有13812345678。"),
+    ), pii=[
+        {"segment": 1, "type": "id_number", "text": "330106200102086456"},
+    ]),
+}  # fmt: skip
+
+
+def test_pii_spans_are_scored_per_type(tmp_path: Path) -> None:
+    for call_id, text in PII_CALLS.items():
+        (tmp_path / f"{call_id}.json").write_text(text, encoding="utf-8")
+    text, summary = run(str(tmp_path))
+    pii = summary["pii"]
+    assert set(pii) == {"phone", "id_number", "bank_card", "cvv", "overall",
+                        "calls_with_unmasked_pii", "unmasked_call_ids"}  # fmt: skip
+    phone = pii["phone"]
+    assert {k: phone[k] for k in ("precision", "recall", "f1", "support", "predicted")} == {
+        "precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2, "predicted": 3,
+    }  # fmt: skip
+    assert phone["fp_spans"] == ["pii_b#1「13812345678」"]
+    assert (pii["bank_card"]["recall"], pii["cvv"]["recall"]) == (1.0, 1.0)
+    assert pii["id_number"] == {
+        "precision": 1.0, "recall": 0.0, "f1": 0.0, "support": 1, "predicted": 0, "tp": 0,
+        "fp": 0, "fn": 1, "fp_spans": [], "fn_spans": ["pii_b#1「330106200102086456」"],
+    }  # fmt: skip
+    overall = pii["overall"]
+    assert (overall["support"], overall["predicted"], overall["tp"]) == (5, 5, 4)
+    assert (overall["precision"], overall["recall"]) == (0.8, 0.8)
+    assert (pii["calls_with_unmasked_pii"], pii["unmasked_call_ids"]) == (1, ["pii_b"])
+    assert "仍有未脱敏 PII 的通话：1/2：pii_b" in text
+    row = next(line for line in text.splitlines() if line.startswith("phone 手机号"))
+    assert row.split()[2:] == ["0.667", "1.000", "0.800", "2", "3", "2", "1", "0"]
+    assert "  PII id_number: FP —；FN pii_b#1「330106200102086456」" in text
+    # the label keys keep their place; PII is one more key
+    assert {"greeting", "flagged", "customer_sentiment_end", "_meta"} <= set(summary)
+
+
+def test_a_partly_masked_number_still_counts_as_unmasked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pii_a.json").write_text(PII_CALLS["pii_a"], encoding="utf-8")
+
+    original = eval_rulepack.find_pii
+
+    def first_part_only(segments: Any) -> list[Any]:
+        return [s for s in original(segments) if s.segment_index != 3]
+
+    monkeypatch.setattr(eval_rulepack, "find_pii", first_part_only)
+    _text, summary = run(str(tmp_path))
+    assert summary["pii"]["phone"]["fn_spans"] == ["pii_a#3「4852」"]
+    assert summary["pii"]["unmasked_call_ids"] == ["pii_a"]
+
+
+def test_a_pii_label_that_quotes_nothing_is_an_error(tmp_path: Path) -> None:
+    bad = document("bad", "mono", segments(("customer", "你好")),
+                   pii=[{"segment": 0, "type": "phone", "text": "13812345678"}])
+    (tmp_path / "bad.json").write_text(bad, encoding="utf-8")
+    with pytest.raises(CommandError, match=r"bad\.json：labels\.pii 第 1 条无效"):
+        call_command("eval_rulepack", str(tmp_path))
 
 
 def test_errors_are_clear(tmp_path: Path, call_dir: Path) -> None:
@@ -156,3 +239,8 @@ def test_standard_pack_on_the_dev_set() -> None:
     for label in ("identity_verified", "risk_disclosure"):
         assert summary[label]["applicability"]["agreement"] >= 0.9
     assert summary["customer_sentiment_end"]["accuracy"] >= 0.97  # 35/36 with the lexicon model
+    pii = summary["pii"]
+    assert pii["overall"]["support"] == 17
+    for key in ("phone", "id_number", "bank_card", "cvv", "overall"):
+        assert pii[key]["recall"] == 1.0 and pii[key]["precision"] >= 0.9, (key, pii[key])
+    assert pii["calls_with_unmasked_pii"] == 0

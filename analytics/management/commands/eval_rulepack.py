@@ -7,6 +7,13 @@ true (a predicted null counts as not true). A ratio with an empty denominator is
 get wrong). Applicability (null vs not) is reported separately for labels read with
 ``null_when: not_applies``. Flagging compares the scorecard run on gold labels (every occurrence
 count 1) with the pack's own score and flag.
+
+PII (eval README item 4) is found with `transcription.pii.find_pii` on each call's segments. A
+predicted span is a TP when it lies in the gold entry's segment, has its type and covers its
+`text` (exact or containing it): precision = predicted spans that hit / predicted spans, recall
+= gold entries covered / gold entries, per type and overall. A call has unmasked PII left when,
+after masking every predicted span (whatever its type), some occurrence of a gold `text` in its
+segment still shows a digit.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from analytics.rulepack import (
     resolve_pack,
 )
 from analytics.rules.sentiment import LABELS as SENTIMENT_LABELS
+from transcription.pii import DIGIT_CHARS, PiiSpan, find_pii, mask
+from transcription.pii import TYPES as PII_TYPES
+
+PII_TITLES = {"phone": "手机号", "id_number": "身份证号", "bank_card": "银行卡号", "cvv": "安全码"}
 
 _ANALYSED_FIELDS = ("segments", "channel_layout", "duration_ms")
 
@@ -70,6 +81,31 @@ class Scored:
     call_id: str
     gold: dict[str, Any]
     result: PackResult
+    texts: list[str] = field(default_factory=list)  # segment texts, as analysed
+    pii: list[PiiSpan] = field(default_factory=list)  # what find_pii predicted
+
+
+@dataclass
+class SpanScore:
+    """Span-level PII counts for one type (or all): hits counted as the eval README says."""
+
+    predicted: int = 0
+    predicted_hits: int = 0
+    gold: int = 0
+    gold_covered: int = 0
+    fp_spans: list[str] = field(default_factory=list)
+    fn_spans: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        precision = _ratio(self.predicted_hits, self.predicted)
+        recall = _ratio(self.gold_covered, self.gold)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {
+            "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "support": self.gold, "predicted": self.predicted, "tp": self.predicted_hits,
+            "fp": self.predicted - self.predicted_hits, "fn": self.gold - self.gold_covered,
+            "fp_spans": self.fp_spans, "fn_spans": self.fn_spans,
+        }  # fmt: skip
 
 
 def _width(text: str) -> int:
@@ -135,10 +171,14 @@ class Command(BaseCommand):
         except RulePackError as exc:
             raise CommandError(f"{path.name}：{exc}") from None
         result = pack.evaluate(call)
+        segments = document.get("segments") or []
+        texts = [str(seg.get("text") or "") for seg in segments]
+        pii = find_pii(segments)
         gold = document.get("labels")
         if not isinstance(gold, dict):
             raise CommandError(f"{path.name}：缺少 labels，无法评测")
-        return Scored(str(document.get("call_id") or path.stem), gold, result)
+        _check_pii_labels(path.name, gold.get("pii"), texts)
+        return Scored(str(document.get("call_id") or path.stem), gold, result, texts, pii)
 
     def _report(self, pack: RulePack, scored: list[Scored], directory: Path) -> dict[str, Any]:
         out = self.stdout.write
@@ -168,8 +208,7 @@ class Command(BaseCommand):
         for key, spec in pack.labels.items():
             if spec.sentiment is not None:
                 summary[key] = self._sentiment(key, scored)
-        out("")
-        out("PII 召回：尚未实现（脱敏功能稍后提供），本次不评估。")
+        summary["pii"] = self._pii(scored)
         self._errors([*bool_labels, "flagged"], summary)
         summary["_meta"] = {"pack": f"{pack.name}@{pack.version}", "calls": len(scored),
                             "gold_flagged": flagged.tp + flagged.fn,
@@ -239,12 +278,100 @@ class Command(BaseCommand):
                 "f1": round(macro_f1, 4), "support": total, "accuracy": round(accuracy, 4),
                 "confusion": matrix, "per_class": per_class}  # fmt: skip
 
+    def _pii(self, scored: list[Scored]) -> dict[str, Any]:
+        out = self.stdout.write
+        scores = {t: SpanScore() for t in PII_TYPES}
+        unmasked: list[str] = []
+        for item in scored:
+            gold = item.gold.get("pii") or []
+            for span in item.pii:
+                score = scores[span.type]
+                score.predicted += 1
+                if any(_covers(span, g) for g in gold):
+                    score.predicted_hits += 1
+                else:
+                    score.fp_spans.append(f"{item.call_id}#{span.segment_index}「{span.text}」")
+            for g in gold:
+                score = scores[g["type"]]
+                score.gold += 1
+                if any(_covers(span, g) for span in item.pii):
+                    score.gold_covered += 1
+                else:
+                    score.fn_spans.append(f"{item.call_id}#{g['segment']}「{g['text']}」")
+            if any(_left_unmasked(item, g) for g in gold):
+                unmasked.append(item.call_id)
+        overall = SpanScore()
+        for score in scores.values():
+            overall.predicted += score.predicted
+            overall.predicted_hits += score.predicted_hits
+            overall.gold += score.gold
+            overall.gold_covered += score.gold_covered
+            overall.fp_spans += score.fp_spans
+            overall.fn_spans += score.fn_spans
+        result: dict[str, Any] = {t: scores[t].summary() for t in PII_TYPES}
+        result["overall"] = overall.summary()
+        result["calls_with_unmasked_pii"] = len(unmasked)
+        result["unmasked_call_ids"] = unmasked
+        out("")
+        out("PII 脱敏（片段级：同一片段、同一类型、预测片段覆盖标注文本即命中）：")
+        heads = ("精确率", "召回率", "F1", "标注", "预测")
+        out(_left("类型", 30) + "".join(_right(h, 9 if i < 3 else 7) for i, h in enumerate(heads))
+            + f"{'TP':>6}{'FP':>5}{'FN':>5}")  # fmt: skip
+        for key in (*PII_TYPES, "overall"):
+            row = result[key]
+            title = PII_TITLES.get(key, "合计")
+            out(f"{_left(f'{key} {title}', 30)}{row['precision']:>9.3f}{row['recall']:>9.3f}"
+                f"{row['f1']:>9.3f}{row['support']:>7}{row['predicted']:>7}{row['tp']:>6}"
+                f"{row['fp']:>5}{row['fn']:>5}")  # fmt: skip
+        listed = f"：{'、'.join(unmasked)}" if unmasked else ""
+        out(f"仍有未脱敏 PII 的通话：{len(unmasked)}/{len(scored)}{listed}")
+        for key in PII_TYPES:
+            fp, fn = result[key]["fp_spans"], result[key]["fn_spans"]
+            if fp or fn:
+                out(f"  PII {key}: FP {'、'.join(fp) or '—'}；FN {'、'.join(fn) or '—'}")
+        return result
+
     def _errors(self, keys: list[str], summary: dict[str, Any]) -> None:
         self.stdout.write("")
         self.stdout.write("误报（FP）/漏报（FN）通话：")
         for key in keys:
             fp, fn = summary[key]["fp_ids"], summary[key]["fn_ids"]
             self.stdout.write(f"  {key}: FP {'、'.join(fp) or '—'}；FN {'、'.join(fn) or '—'}")
+
+
+def _check_pii_labels(name: str, labels: object, texts: list[str]) -> None:
+    """Gold PII entries must point at a segment and quote it; a broken label fails loudly."""
+    if labels is None:
+        return
+    if not isinstance(labels, list):
+        raise CommandError(f"{name}：labels.pii 必须是列表")
+    for number, entry in enumerate(labels, start=1):
+        ok = (
+            isinstance(entry, dict) and entry.get("type") in PII_TYPES
+            and isinstance(entry.get("segment"), int) and 0 <= entry["segment"] < len(texts)
+            and isinstance(entry.get("text"), str) and entry["text"]
+            and entry["text"] in texts[entry["segment"]]
+        )  # fmt: skip
+        if not ok:
+            raise CommandError(f"{name}：labels.pii 第 {number} 条无效（需 segment、type、"
+                               f"该片段中的原文 text）：{entry!r}")  # fmt: skip
+
+
+def _covers(span: PiiSpan, gold: dict[str, Any]) -> bool:
+    return (span.segment_index == gold["segment"] and span.type == gold["type"]
+            and gold["text"] in span.text)  # fmt: skip
+
+
+def _left_unmasked(item: Scored, gold: dict[str, Any]) -> bool:
+    """Whether some occurrence of the gold text still shows a digit after masking."""
+    text = item.texts[gold["segment"]]
+    masked = mask(text, [s for s in item.pii if s.segment_index == gold["segment"]])
+    needle, start = gold["text"], text.find(gold["text"])
+    while start >= 0:
+        if any(ch in DIGIT_CHARS for ch in masked[start:start + len(needle)]):
+            return True
+        start = text.find(needle, start + 1)
+    return False
 
 
 __all__ = ["Command", "Confusion", "Prediction"]
