@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from analytics.models import CallScore, Hit
+from analytics.models import (
+    CallScore,
+    Hit,
+    ReanalysisJob,
+    Rule,
+    RuleRunError,
+    RuleSet,
+    RuleSetVersion,
+    RuleVersion,
+)
+from qa_platform.roles import Role
 from qa_platform.scoping import scope_to_user
 from transcription.models import Recording
 
@@ -90,3 +103,86 @@ def _split(text: str, spans: list[tuple[int, int, Hit]]) -> list[dict[str, objec
     if position < len(text):
         parts.append({"text": text[position:], "hit": None})
     return parts
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+RULE_VIEW_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR})
+RULE_EDIT_ROLES = frozenset({Role.ADMIN})  # rules change every team's scores
+BACKTEST_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
+
+
+def rule_sets_overview() -> list[dict[str, Any]]:
+    """Every rule set with its versions (newest first) and its current rules."""
+    out = []
+    for rule_set in RuleSet.objects.order_by("name"):
+        versions = list(rule_set.versions.select_related("activated_by", "created_by")
+                        .order_by("-number")[:20])  # fmt: skip
+        current = versions[0] if versions else None
+        rule_versions = (list(current.rule_versions.select_related("rule").order_by("rule__key"))
+                         if current else [])  # fmt: skip
+        out.append({"rule_set": rule_set, "versions": versions, "current": current,
+                    "rule_versions": rule_versions})  # fmt: skip
+    return out
+
+
+def rule_stats(*, user: User, rule_ids: list[int], days: int = 30) -> dict[int, dict[str, int]]:
+    """Per rule, over the last `days` and the calls the user may see: hits, reviewer decisions
+    and run-time errors (aggregates only)."""
+    since = timezone.now() - dt.timedelta(days=days)
+    visible = calls_visible(user=user).values("id")
+    stats: dict[int, dict[str, int]] = {
+        rule_id: {"hits": 0, "confirmed": 0, "dismissed": 0, "errors": 0} for rule_id in rule_ids
+    }
+    hits = (
+        Hit.objects.filter(rule_id__in=rule_ids, created_at__gte=since, recording_id__in=visible)
+        .values("rule_id")
+        .annotate(
+            hits=Count("id"),
+            confirmed=Count("id", filter=Q(review=Hit.Review.CONFIRMED)),
+            dismissed=Count("id", filter=Q(review=Hit.Review.DISMISSED)),
+        )
+    )
+    for row in hits:
+        stats[row["rule_id"]].update(hits=row["hits"], confirmed=row["confirmed"],
+                                     dismissed=row["dismissed"])  # fmt: skip
+    errors = (
+        RuleRunError.objects.filter(
+            rule_id__in=rule_ids, created_at__gte=since, recording_id__in=visible
+        )
+        .values("rule_id")
+        .annotate(n=Count("id"))
+        .values_list("rule_id", "n")
+    )
+    for rule_id, count in errors:
+        stats[rule_id]["errors"] = count
+    return stats
+
+
+def rule_detail(*, rule_id: int) -> Rule:
+    return Rule.objects.select_related("rule_set").get(id=rule_id)
+
+
+def rule_current_version(*, rule: Rule) -> RuleVersion | None:
+    """The version in the rule set's newest version (draft or active), else the newest one."""
+    latest_set = rule.rule_set.versions.order_by("-number").first()
+    if latest_set is not None:
+        found = latest_set.rule_versions.filter(rule=rule).first()
+        if found is not None:
+            return found
+    return rule.versions.order_by("-number").first()
+
+
+def rule_active_version(*, rule: Rule) -> RuleVersion | None:
+    return rule.versions.filter(rule_set_versions__status=RuleSetVersion.Status.ACTIVE).first()
+
+
+def rule_recent_errors(*, user: User, rule: Rule, limit: int = 20) -> list[RuleRunError]:
+    visible = calls_visible(user=user).values("id")
+    return list(RuleRunError.objects.filter(rule=rule, recording_id__in=visible)
+                .select_related("rule_version", "recording")[:limit])  # fmt: skip
+
+
+def reanalysis_jobs(*, limit: int = 10) -> list[ReanalysisJob]:
+    return list(ReanalysisJob.objects.select_related("rule_set_version__rule_set",
+                                                     "created_by")[:limit])  # fmt: skip

@@ -1,9 +1,19 @@
 from django.urls import path
 
-from analytics import views
+from analytics import rule_views, views
 
 app_name = "analytics"
 urlpatterns = [
     path("calls/review/", views.review_queue, name="review_queue"),
     path("calls/<int:recording_id>/", views.call_detail, name="call_detail"),
+    path("rules/", rule_views.rules_overview, name="rules"),
+    path("rules/new/", rule_views.rule_detail, name="rule_new"),
+    path("rules/<int:rule_id>/", rule_views.rule_detail, name="rule_detail"),
+    path("rules/sets/<int:rule_set_id>/backtest/", rule_views.rule_backtest_view,
+         name="rule_backtest"),
+    path("rules/sets/<int:rule_set_id>/scorecard/", rule_views.scorecard_edit, name="scorecard"),
+    path("rules/versions/<int:version_id>/activate/", rule_views.version_activate,
+         name="version_activate"),
+    path("rules/jobs/<int:job_id>/", rule_views.job_progress, name="job_progress"),
+    path("rules/jobs/<int:job_id>/cancel/", rule_views.job_cancel, name="job_cancel"),
 ]

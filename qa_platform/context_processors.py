@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from analytics.selectors import RULE_VIEW_ROLES
 from qa_platform.roles import Role, user_role
 from transcription.selectors import PIPELINE_ROLES, UPLOAD_ROLES
 
@@ -13,4 +14,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "qa_is_admin": role is Role.ADMIN,
         "qa_can_upload": role in UPLOAD_ROLES,
         "qa_can_view_pipeline": role in PIPELINE_ROLES,
+        "qa_can_view_rules": role in RULE_VIEW_ROLES,
     }
