@@ -69,9 +69,12 @@ def validate(kind: str, raw: Mapping[str, Any]) -> list[str]:
 
 
 def call_sentiment(call: Call) -> Any:
+    """What the engine hands every sentiment operator of a call: the module's lazy view when it
+    has one (segments scored as operators need them), else the whole call's sentiment."""
     sentiment = sentiment_module()
     assert sentiment is not None  # validation rejected sentiment operators without the module
-    return sentiment.call_sentiment(call)
+    lazy = getattr(sentiment, "lazy_call_sentiment", None)
+    return lazy(call) if lazy is not None else sentiment.call_sentiment(call)
 
 
 def evaluate(

@@ -376,9 +376,11 @@ def _normalise(text: str) -> str:
     )
 
 
-def _bigram_jaccard(a: str, b: str) -> float:
-    grams_a = {a[i : i + 2] for i in range(len(a) - 1)} or {a}
-    grams_b = {b[i : i + 2] for i in range(len(b) - 1)} or {b}
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset({text[i : i + 2] for i in range(len(text) - 1)} or {text})
+
+
+def _set_jaccard(grams_a: frozenset[str], grams_b: frozenset[str]) -> float:
     return len(grams_a & grams_b) / len(grams_a | grams_b)
 
 
@@ -387,14 +389,20 @@ def _difflib_ratio(a: str, b: str) -> float:
 
 
 def _repetition(p: dict[str, Any], call: Call) -> OperatorResult:
-    similar = _bigram_jaccard if p["method"] == "bigram" else _difflib_ratio
     turns = [(s, t) for s in _sorted(call) if _role_matches(s, p["role"])
              if len(t := _normalise(s.text)) >= p["min_chars"]]  # fmt: skip
+    # Each turn is compared with up to `lookback` earlier ones: prepare every turn once.
+    similar: Callable[[Any, Any], float] = _difflib_ratio
+    prepared: list[Any] = [text for _seg, text in turns]
+    if p["method"] == "bigram":
+        similar, prepared = _set_jaccard, [_bigrams(text) for text in prepared]
     most = 1 if turns else 0
     notes: dict[int, tuple[Seg, str]] = {}
-    for i, (seg, text) in enumerate(turns):
-        earlier = [(prev, score) for prev, prev_text in turns[max(0, i - p["lookback"]) : i]
-                   if (score := similar(text, prev_text)) >= p["similarity"]]  # fmt: skip
+    for i, (seg, _text) in enumerate(turns):
+        start = max(0, i - p["lookback"])
+        earlier = [(prev, score) for (prev, _), form in zip(turns[start:i], prepared[start:i],
+                                                            strict=True)
+                   if (score := similar(prepared[i], form)) >= p["similarity"]]  # fmt: skip
         most = max(most, len(earlier) + 1)
         if len(earlier) + 1 >= p["times"]:
             for prev, score in earlier:

@@ -49,12 +49,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jieba
 
 from analytics.rules.types import ROLE_AGENT, ROLE_CUSTOMER, Call, Evidence, OperatorResult, Seg
 
+_T = TypeVar("_T")
 LEXICON_DIR = Path(__file__).with_name("lexicon")
 POSITIVE_THRESHOLD = 0.3
 NEGATIVE_THRESHOLD = -0.3
@@ -280,12 +281,38 @@ def _role_turns(
     return [scores[s.id] for s in ordered]
 
 
-def _window(turns: list[SegmentSentiment], scope: str, n: int) -> list[SegmentSentiment]:
+def _window(turns: list[_T], scope: str, n: int) -> list[_T]:
     if scope == "start":
         return turns[:n]
     if scope == "end":
         return turns[-n:] if n > 0 else []
     return turns
+
+
+class LazyCallSentiment:
+    """The rule engine's view of a call's sentiment: each segment is scored on first use.
+
+    ``evaluate_sentiment`` reads a few turns of one role (the last three customer turns, say),
+    so scoring every segment of the call up front, as ``call_sentiment`` does, is mostly wasted.
+    A segment's score is exactly what ``call_sentiment`` gives it; with repeated segment ids the
+    last segment with the id counts, as in ``call_sentiment``'s lookup by id.
+    """
+
+    def __init__(self, call: Call) -> None:
+        self._segments = {s.id: s for s in call.segments}
+        self._scores: dict[int, SegmentSentiment] = {}
+
+    def score(self, segment_id: int) -> SegmentSentiment:
+        found = self._scores.get(segment_id)
+        if found is None:
+            seg = self._segments[segment_id]
+            found = SegmentSentiment(seg.id, *score_text(seg.text, seg.emotion))
+            self._scores[segment_id] = found
+        return found
+
+
+def lazy_call_sentiment(call: Call) -> LazyCallSentiment:
+    return LazyCallSentiment(call)
 
 
 def call_sentiment(call: Call, *, end_turns: int = 3) -> CallSentiment:
@@ -353,8 +380,27 @@ def _evidence(
     return evidence
 
 
+def _role_windows(
+    call: Call, sentiment: CallSentiment | LazyCallSentiment, role: str, turns: int,
+    scopes: Sequence[str],
+) -> list[list[SegmentSentiment]] | None:
+    """The role's turns in each scope's window, scored; None when the role never speaks."""
+    if isinstance(sentiment, LazyCallSentiment):
+        ordered = sorted(
+            (s for s in call.segments if s.role == role), key=lambda s: (s.start_ms, s.id)
+        )
+        if not ordered:
+            return None
+        return [[sentiment.score(s.id) for s in _window(ordered, scope, turns)] for scope in scopes]
+    by_id = {s.segment_id: s for s in sentiment.segments}
+    role_turns = _role_turns(call, by_id, role)
+    if not role_turns:
+        return None
+    return [_window(role_turns, scope, turns) for scope in scopes]
+
+
 def evaluate_sentiment(
-    spec: dict[str, Any], call: Call, sentiment: CallSentiment
+    spec: dict[str, Any], call: Call, sentiment: CallSentiment | LazyCallSentiment
 ) -> OperatorResult:
     """Does the role's sentiment in ``scope`` have ``label``? ``drop``: start better than end."""
     errors = validate_sentiment(spec)
@@ -362,13 +408,13 @@ def evaluate_sentiment(
         raise ValueError("；".join(errors))
     role, scope = spec.get("role", ROLE_CUSTOMER), spec.get("scope", "end")
     turns = spec.get("turns", 3)
-    by_id = {s.segment_id: s for s in sentiment.segments}
-    role_turns = _role_turns(call, by_id, role)
-    if not role_turns:
+    windows = _role_windows(call, sentiment, role, turns,
+                            ("start", "end") if scope == "drop" else (scope,))  # fmt: skip
+    if windows is None:
         return OperatorResult(matched=False, values={"applicable": 0.0})
     rank = {label: i for i, label in enumerate(LABELS)}
     if scope == "drop":
-        start_w, end_w = _window(role_turns, "start", turns), _window(role_turns, "end", turns)
+        start_w, end_w = windows
         start_score = window_score([s.score for s in start_w])
         end_score = window_score([s.score for s in end_w])
         start_label, end_label = _label(start_score), _label(end_score)
@@ -381,7 +427,7 @@ def evaluate_sentiment(
         values = {"applicable": 1.0, "start_score": start_score, "end_score": end_score,
                   "drop": round(start_score - end_score, 4)}  # fmt: skip
         return OperatorResult(matched, tuple(evidence), values)
-    window = _window(role_turns, scope, turns)
+    window = windows[0]
     score = window_score([s.score for s in window])
     matched = _label(score) == spec["label"]
     evidence = _evidence(call, window, spec["label"], role) if matched else []
