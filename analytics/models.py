@@ -310,9 +310,10 @@ class ReanalysisJob(models.Model):
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices,
                               default=Status.QUEUED)
     total = models.PositiveIntegerField(_("通话总数"), default=0)
+    # Sums over the partitions, refreshed after every batch (the partitions are the truth).
     done = models.PositiveIntegerField(_("已分析"), default=0)
     failed = models.PositiveIntegerField(_("失败"), default=0)
-    last_recording_id = models.BigIntegerField(_("进度位置"), default=0)
+    partitions = models.PositiveSmallIntegerField(_("并行分片"), default=1)
     error = models.TextField(_("错误"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("创建人"),
                                    null=True, blank=True, on_delete=models.SET_NULL,
@@ -337,3 +338,29 @@ class ReanalysisJob(models.Model):
         if not self.total:
             return 0
         return min(100, round(100 * (self.done + self.failed) / self.total))
+
+
+class ReanalysisPartition(models.Model):
+    """One worker's share of a job (calls whose id % partitions == index) and its cursor.
+
+    Each batch's results and this row's progress commit together, so a killed worker's share
+    resumes after its last committed batch, and two workers never wait on one progress row.
+    """
+
+    job = models.ForeignKey(ReanalysisJob, verbose_name=_("任务"), related_name="parts",
+                            on_delete=models.CASCADE)
+    index = models.PositiveSmallIntegerField(_("分片"))
+    last_recording_id = models.BigIntegerField(_("进度位置"), default=0)
+    done = models.PositiveIntegerField(_("已分析"), default=0)
+    failed = models.PositiveIntegerField(_("失败"), default=0)
+    finished = models.BooleanField(_("已完成"), default=False)
+
+    class Meta:
+        verbose_name = _("重新分析分片")
+        verbose_name_plural = _("重新分析分片")
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="reanalysis_partition_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.index}"

@@ -13,16 +13,16 @@ def call_analyze(recording_id: int) -> None:
 
 
 @shared_task(name="analytics.tasks.reanalysis_run", acks_late=True)
-def reanalysis_run(job_id: int) -> None:
-    # A bounded slice of the job; the rest is queued again so one job never holds a worker.
-    # In-process (eager) mode runs the whole job here.
+def reanalysis_run(job_id: int, partition: int = 0) -> None:
+    # A bounded slice of one share of the job; the rest is queued again so one job never holds
+    # a worker. In-process (eager) mode runs the whole share here.
     from django.conf import settings
 
     eager = getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
-    _, more = reanalysis.reanalysis_run(job_id=job_id,
+    _, more = reanalysis.reanalysis_run(job_id=job_id, partition=partition,
                                         seconds=None if eager else reanalysis.TASK_SECONDS)
     if more:
-        reanalysis_run.delay(job_id)
+        reanalysis_run.delay(job_id, partition)
 
 
 @shared_task(name="analytics.tasks.reanalysis_resume_stale")

@@ -224,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Re-analysis of past calls (after a rule-set version is activated) is split into this many
+# shares, run in parallel by the analytics workers.
+REANALYSIS_PARTITIONS = env_int("REANALYSIS_PARTITIONS", 2, minimum=1)
+
 # --- Transcription ------------------------------------------------------------
 # auto: FunASR when ASR_MODEL is set, otherwise transcripts delivered as sidecars.
 ASR_ENGINE = env_choice("ASR_ENGINE", "auto", ("auto", "sidecar", "funasr"))

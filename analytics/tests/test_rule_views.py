@@ -10,7 +10,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from analytics.models import CallScore, Hit, ReanalysisJob, RuleSetVersion, RuleVersion
+from analytics.models import (
+    CallScore,
+    Hit,
+    ReanalysisJob,
+    ReanalysisPartition,
+    RuleSetVersion,
+    RuleVersion,
+)
 from analytics.services import reanalysis
 from analytics.services.rulesets import rule_save, rule_set_version_activate
 from analytics.tests.packs import REFUND_RULE, analyzed_call, install, refund_pack
@@ -91,6 +98,7 @@ def test_an_admin_saves_a_rule_into_a_draft_then_activates_it_with_re_analysis(
     assert response.status_code == 302
     job = ReanalysisJob.objects.get()
     assert (job.status, job.total, job.done, job.percent) == ("done", 1, 1, 100)
+    assert job.partitions == 2 and all(job.parts.values_list("finished", flat=True))
     score = CallScore.objects.get(recording=call)
     assert score.rule_set_version_id == draft.id and score.labels["refund_request"] is True
     assert Hit.objects.get(recording=call).rule_version.number == 2
@@ -189,13 +197,14 @@ def test_a_killed_re_analysis_resumes_where_it_stopped_and_counts_each_call_once
     rule_set_version_activate(version=draft, user=None)
     today = timezone.localdate()
     job = ReanalysisJob.objects.create(rule_set_version=draft, date_from=today, date_to=today,
-                                       total=5)  # fmt: skip
-    ReanalysisJob.objects.filter(id=job.id).update(status=ReanalysisJob.Status.RUNNING)
+                                       total=5, status=ReanalysisJob.Status.RUNNING)  # fmt: skip
+    part = ReanalysisPartition.objects.create(job=job, index=0)
     compiled = reanalysis.compiled_version(draft)
-    reanalysis._run_batch(job.id, [calls[0].id, calls[1].id], compiled)  # then the worker dies
-    reanalysis._run_batch(job.id, [calls[0].id, calls[1].id], compiled)  # a redelivered batch
-    job.refresh_from_db()
-    assert (job.done, job.last_recording_id) == (2, calls[1].id)
+    first_two = [calls[0].id, calls[1].id]
+    reanalysis._run_batch(job.id, part.id, first_two, compiled)  # then the worker dies
+    reanalysis._run_batch(job.id, part.id, first_two, compiled)  # and the batch is redelivered
+    part.refresh_from_db()
+    assert (part.done, part.last_recording_id) == (2, calls[1].id)
     job, more = reanalysis.reanalysis_run(job_id=job.id, batch_size=2, seconds=None)
     assert (job.status, job.done, job.failed, more) == ("done", 5, 0, False)
     assert set(CallScore.objects.values_list("rule_set_version_id", flat=True)) == {draft.id}
@@ -219,13 +228,16 @@ def test_activating_another_version_cancels_an_unfinished_re_analysis(
 
 
 def test_a_stale_running_job_is_queued_again(org: dict[str, Any], pack: RuleSetVersion) -> None:
-    analyzed_call("s1", org["agent1"], [(C, "我要退费。")])
+    call = analyzed_call("s1", org["agent1"], [(C, "我要退费。")])
     today = timezone.localdate()
     job = ReanalysisJob.objects.create(
-        rule_set_version=pack, date_from=today, date_to=today, total=1,
+        rule_set_version=pack, date_from=today, date_to=today, total=1, partitions=2,
         status=ReanalysisJob.Status.RUNNING,
         heartbeat_at=timezone.now() - reanalysis.STALE_AFTER - dt.timedelta(minutes=1),
     )  # fmt: skip
+    # The share without the call already finished; the other one's worker died.
+    ReanalysisPartition.objects.bulk_create(
+        ReanalysisPartition(job=job, index=i, finished=i != call.id % 2) for i in range(2))
     assert reanalysis.reanalysis_resume_stale() == 1  # in-process: runs to the end at once
     job.refresh_from_db()
     assert (job.status, job.done) == ("done", 1)
