@@ -99,9 +99,27 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
 _BOUNDS = {"duration": ("min_s", "max_s"), "talk_ratio": ("min", "max")}
 
 
+class _Unspoken(dict[int, str | None]):
+    """str.translate table dropping punctuation, spaces, control characters (Unicode P*, Z*,
+    C*) and `drop`; each character's category is looked up once, on first sight."""
+
+    def __init__(self, drop: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self._drop = drop
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        kept = None if char in self._drop or unicodedata.category(char)[0] in "PZC" else char
+        self[code] = kept
+        return kept
+
+
+_SPOKEN = _Unspoken()
+
+
 def spoken_chars(text: str) -> int:
     """Characters that are spoken: punctuation, spaces and control characters excluded."""
-    return sum(1 for ch in text if unicodedata.category(ch)[0] not in "PZC")
+    return len(text.translate(_SPOKEN))
 
 
 def _is_number(value: object) -> bool:
@@ -273,11 +291,12 @@ def _cpm(chars: int, ms: int) -> float:
 
 def _speech_rate(p: dict[str, Any], call: Call) -> OperatorResult:
     segs = [s for s in _sorted(call) if _role_matches(s, p["role"]) and s.end_ms > s.start_ms]
-    chars = sum(spoken_chars(s.text) for s in segs)
+    spoken = [spoken_chars(s.text) for s in segs]
+    chars = sum(spoken)
     ms = sum(s.end_ms - s.start_ms for s in segs)
     average = _cpm(chars, ms)
-    long_enough = [s for s in segs if s.end_ms - s.start_ms >= p["min_segment_ms"]]
-    rated = [(s, _cpm(spoken_chars(s.text), s.end_ms - s.start_ms)) for s in long_enough]
+    rated = [(s, _cpm(n, s.end_ms - s.start_ms)) for s, n in zip(segs, spoken, strict=True)
+             if s.end_ms - s.start_ms >= p["min_segment_ms"]]  # fmt: skip
     fast = sorted((r for r in rated if r[1] > p["max_cpm"]), key=lambda r: -r[1])
     who = _ROLE_NAMES[p["role"]]
     evidence: list[Evidence] = []
@@ -370,10 +389,11 @@ def _latency(p: dict[str, Any], call: Call) -> OperatorResult:
     return OperatorResult(matched, evidence, values)
 
 
+_NORMALISED = _Unspoken(_FILLERS)
+
+
 def _normalise(text: str) -> str:
-    return "".join(
-        c for c in text.lower() if c not in _FILLERS and unicodedata.category(c)[0] not in "PZC"
-    )
+    return text.lower().translate(_NORMALISED)
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -381,7 +401,8 @@ def _bigrams(text: str) -> frozenset[str]:
 
 
 def _set_jaccard(grams_a: frozenset[str], grams_b: frozenset[str]) -> float:
-    return len(grams_a & grams_b) / len(grams_a | grams_b)
+    shared = len(grams_a & grams_b)
+    return shared / (len(grams_a) + len(grams_b) - shared)  # |A ∪ B| = |A| + |B| − |A ∩ B|
 
 
 def _difflib_ratio(a: str, b: str) -> float:
