@@ -184,7 +184,8 @@ class CallScore(models.Model):
                                          on_delete=models.PROTECT, related_name="scores")
     scorecard_version = models.ForeignKey(ScorecardVersion, verbose_name=_("评分表版本"),
                                           on_delete=models.PROTECT, related_name="+")
-    rule_versions = models.JSONField(_("规则版本"), default=dict)  # key → version number
+    # key → version of the rules the score's items were read from (each hit has its own).
+    rule_versions = models.JSONField(_("规则版本"), default=dict)
     auto_score = models.PositiveSmallIntegerField(_("自动得分"))
     score = models.PositiveSmallIntegerField(_("得分"), db_index=True)
     flagged = models.BooleanField(_("需复核"), db_index=True)
@@ -203,6 +204,9 @@ class CallScore(models.Model):
     customer_sentiment_end = models.CharField(_("客户结束情绪"), max_length=10, blank=True,
                                               db_index=True)
     rule_errors = models.JSONField(_("规则运行错误"), default=dict)
+    # Which transcript and model versions `metrics` and `sentiment` were computed from: a
+    # re-analysis with new rules reuses them while the key still matches.
+    features_key = models.CharField(_("特征版本"), max_length=64, blank=True)
     review_status = models.CharField(_("复核状态"), max_length=10,
                                      choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
     finalized_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("定稿人"),

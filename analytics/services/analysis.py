@@ -10,18 +10,26 @@ twice changes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from analytics.models import SEVERITY_RANK, CallScore, Hit, RuleRunError, Severity
 from analytics.rulepack import OutcomeState, RulePack, sentiment_labels
-from analytics.rules.sentiment import CallSentiment, call_sentiment
+from analytics.rules.sentiment import (
+    CallSentiment,
+    RoleSentiment,
+    SegmentSentiment,
+    call_sentiment,
+)
 from analytics.rules.summary import call_metrics
 from analytics.rules.types import Call, Evidence, RuleOutcome, Seg
 from analytics.services.rulesets import CompiledVersion, active_compiled, compiled_version
@@ -30,7 +38,32 @@ from transcription.services.recordings import claim_stage, recording_fail
 
 logger = logging.getLogger(__name__)
 
-_MAX_EVIDENCE = 50  # per hit; a rule matching hundreds of times does not need every one kept
+_MAX_EVIDENCE = 20  # per hit; a rule matching hundreds of times does not need every one kept
+
+
+def _code_version(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        for file in sorted(path.rglob("*.txt")) if path.is_dir() else [path]:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+# Metrics, sentiment and a rule version's hits depend only on the transcript and on the
+# engine's code and lexicon: any change to either gives every call a new features key.
+FEATURES_VERSION = _code_version(*sorted(_RULES_DIR.glob("*.py")), _RULES_DIR / "lexicon")
+
+
+def features_key(call: Call) -> str:
+    """Changes whenever the transcript, or the engine/sentiment/metrics code, changes."""
+    digest = hashlib.sha256(FEATURES_VERSION.encode())
+    digest.update(f"{call.channel_layout}\x1f{call.duration_ms}".encode())
+    for seg in call.segments:
+        digest.update(f"\x1e{seg.id}\x1f{seg.role}\x1f{seg.start_ms}\x1f{seg.end_ms}\x1f"
+                      f"{seg.emotion}\x1f{seg.text}".encode())  # fmt: skip
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -40,6 +73,26 @@ class CallAnalysis:
     outcomes: tuple[RuleOutcome, ...]
     sentiment: CallSentiment
     metrics: dict[str, dict[str, float]]
+    features_key: str = ""
+
+
+@dataclass(frozen=True)
+class StoredFeatures:
+    """A call's metrics and sentiment as its last analysis stored them."""
+
+    key: str
+    sentiment: dict[str, dict[str, Any]]
+    segment_sentiment: dict[str, list[Any]]
+    metrics: dict[str, dict[str, float]]
+
+    def call_sentiment(self) -> CallSentiment:
+        return CallSentiment(
+            segments=tuple(SegmentSentiment(int(seg_id), float(score), str(label))
+                           for seg_id, (score, label) in self.segment_sentiment.items()),
+            by_role={role: RoleSentiment(v["start"], v["end"], v["overall"], v["start_score"],
+                                         v["end_score"], v["overall_score"])
+                     for role, v in self.sentiment.items()},
+        )  # fmt: skip
 
 
 # -- the stage --------------------------------------------------------------------------------
@@ -73,7 +126,7 @@ def calls_analyze(*, recording_ids: Sequence[int], compiled: CompiledVersion) ->
 
     Calls that are meanwhile being transcribed or analyzed again are left to that stage.
     """
-    analyses = analyze(load_calls(recording_ids), compiled)
+    analyses = analyze(load_calls(recording_ids), compiled, load_features(recording_ids))
     with transaction.atomic():
         return store(analyses, compiled, only_status=Recording.Status.ANALYZED)
 
@@ -106,13 +159,32 @@ def load_calls(recording_ids: Iterable[int]) -> dict[int, Call]:
     }
 
 
-def analyze(calls: Mapping[int, Call], compiled: CompiledVersion) -> list[CallAnalysis]:
-    """The engine over each call: pure computation, no database."""
+def load_features(recording_ids: Iterable[int]) -> dict[int, StoredFeatures]:
+    rows = CallScore.objects.filter(recording_id__in=list(recording_ids)).exclude(
+        features_key="").values_list("recording_id", "features_key", "sentiment",
+                                     "segment_sentiment", "metrics")  # fmt: skip
+    return {row[0]: StoredFeatures(*row[1:]) for row in rows}
+
+
+def analyze(
+    calls: Mapping[int, Call], compiled: CompiledVersion,
+    stored: Mapping[int, StoredFeatures] | None = None,
+) -> list[CallAnalysis]:  # fmt: skip
+    """The engine over each call: pure computation, no database.
+
+    Metrics and sentiment come from `stored` when they were computed from this very transcript
+    with this very code (a re-analysis after a rule change); otherwise they are computed.
+    """
     out = []
     for recording_id, call in calls.items():
         outcomes = tuple(compiled.pack.rule_set.evaluate(call))
-        out.append(CallAnalysis(recording_id, call, outcomes, call_sentiment(call),
-                                call_metrics(call)))  # fmt: skip
+        key = features_key(call)
+        previous = (stored or {}).get(recording_id)
+        if previous is not None and previous.key == key:
+            sentiment, metrics = previous.call_sentiment(), previous.metrics
+        else:
+            sentiment, metrics = call_sentiment(call), call_metrics(call)
+        out.append(CallAnalysis(recording_id, call, outcomes, sentiment, metrics, key))
     return out
 
 
@@ -184,26 +256,84 @@ def store(
     if not ids:
         return 0
     carried = _carried(ids)
-    Hit.objects.filter(recording_id__in=ids).delete()
-    RuleRunError.objects.filter(recording_id__in=ids).delete()
-    CallScore.objects.filter(recording_id__in=ids).delete()
+    unchanged = _unchanged_hits(analyses)
     now = timezone.now()
-    hits: list[Hit] = []
+    hits: list[dict[str, Any]] = []
     errors: list[RuleRunError] = []
-    scores: list[CallScore] = []
+    scores: list[dict[str, Any]] = []
+    stale_hits: list[int] = []
     for analysis in analyses:
         kept = carried.get(analysis.recording_id)
-        call_hits = _hits(analysis, compiled, kept)
-        hits.extend(call_hits)
+        call_hits = _hits(analysis, compiled, kept, now)
+        previous = unchanged.get(analysis.recording_id)
+        if previous is None:
+            hits.extend(call_hits)
+        else:
+            hits.extend(h for h in call_hits if h["rule_version_id"] not in previous)
+            fired = {h["rule_version_id"] for h in call_hits}
+            stale_hits.extend(hit_id for rv, hit_id in previous.items() if rv not in fired)
         errors.extend(_errors(analysis, compiled))
         scores.append(_score(analysis, compiled, call_hits, kept, now))
-    Hit.objects.bulk_create(hits, batch_size=1000)
+    replaced = [i for i in ids if i not in unchanged]
+    Hit.objects.filter(recording_id__in=replaced).delete()
+    Hit.objects.filter(id__in=stale_hits).delete()
+    RuleRunError.objects.filter(recording_id__in=ids).delete()
+    CallScore.objects.filter(recording_id__in=ids).delete()
+    bulk_insert(Hit, hits)
     RuleRunError.objects.bulk_create(errors, batch_size=1000)
-    CallScore.objects.bulk_create(scores, batch_size=500)
+    bulk_insert(CallScore, scores)
     return len(ids)
 
 
-def _hits(analysis: CallAnalysis, compiled: CompiledVersion, kept: _Carried | None) -> list[Hit]:
+def _unchanged_hits(analyses: Sequence[CallAnalysis]) -> dict[int, dict[int, int]]:
+    """For calls whose transcript and engine are what they were last time: rule version →
+    stored hit id. Such a hit is exactly what the same rule version finds again, so it stays
+    as it is (with its review), and only hits of other rule versions are written. After a
+    one-rule edit a re-analysis rewrites that rule's hits, not all of them."""
+    keys = dict(CallScore.objects.filter(recording_id__in=[a.recording_id for a in analyses])
+                .values_list("recording_id", "features_key"))  # fmt: skip
+    same = [a.recording_id for a in analyses
+            if a.features_key and keys.get(a.recording_id) == a.features_key]  # fmt: skip
+    out: dict[int, dict[int, int]] = {recording_id: {} for recording_id in same}
+    rows = Hit.objects.filter(recording_id__in=same).values_list("recording_id",
+                                                                 "rule_version_id", "id")
+    for recording_id, rule_version_id, hit_id in rows:
+        out[recording_id][rule_version_id] = hit_id
+    return out
+
+
+def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert new rows given as {attname: value} (fields left out get their defaults).
+
+    PostgreSQL gets them through COPY, without building model instances (a re-analysis writes
+    a hundred rows a call); other databases through bulk_create. Nothing needs the new keys.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create((model(**row) for row in rows), batch_size=1000)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in fields}  # "" for text, None if nullable
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
+    names = [f.attname for f in fields]
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            values = []
+            for name in names:
+                value = row[name] if name in row else defaults.get(name)
+                if name in json_fields and value is not None:
+                    value = json.dumps(value, ensure_ascii=False)
+                values.append(value)
+            copy.write_row(values)
+
+
+def _hits(
+    analysis: CallAnalysis, compiled: CompiledVersion, kept: _Carried | None, now: Any
+) -> list[dict[str, Any]]:
+    """Hit rows ({attname: value}) for the rules that fired."""
     segment_ids = {seg.id for seg in analysis.call.segments}
     out = []
     for outcome in analysis.outcomes:
@@ -213,15 +343,15 @@ def _hits(analysis: CallAnalysis, compiled: CompiledVersion, kept: _Carried | No
         evidence = [_evidence_json(e) for e in outcome.hit.evidence[:_MAX_EVIDENCE]]
         first = outcome.hit.evidence[0] if outcome.hit.evidence else Evidence(None)
         review = (kept.reviews.get((ref.rule_id, _segments_of(evidence))) if kept else None) or {}
-        out.append(Hit(
-            recording_id=analysis.recording_id, rule_id=ref.rule_id,
-            rule_version_id=ref.rule_version_id, severity=outcome.hit.severity,
-            reason=outcome.hit.reason[:500], evidence=evidence,
-            occurrences=OutcomeState.of(outcome).occurrences,
-            segment_id=first.segment_id if first.segment_id in segment_ids else None,
-            start_ms=max(first.start_ms, 0), end_ms=max(first.end_ms, 0),
-            matched_text=first.text[:200], **review,
-        ))  # fmt: skip
+        out.append({
+            "recording_id": analysis.recording_id, "rule_id": ref.rule_id,
+            "rule_version_id": ref.rule_version_id, "severity": outcome.hit.severity,
+            "reason": outcome.hit.reason[:500], "evidence": evidence,
+            "occurrences": OutcomeState.of(outcome).occurrences,
+            "segment_id": first.segment_id if first.segment_id in segment_ids else None,
+            "start_ms": max(first.start_ms, 0), "end_ms": max(first.end_ms, 0),
+            "matched_text": first.text[:200], "created_at": now, **review,
+        })  # fmt: skip
     return out
 
 
@@ -253,16 +383,20 @@ def score_fields(
 
 
 def _score(
-    analysis: CallAnalysis, compiled: CompiledVersion, hits: list[Hit], kept: _Carried | None,
-    now: Any,
-) -> CallScore:  # fmt: skip
+    analysis: CallAnalysis, compiled: CompiledVersion, hits: list[dict[str, Any]],
+    kept: _Carried | None, now: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """The CallScore row ({attname: value})."""
+    # Only what the scorecard reads is kept for re-scoring after a review.
+    read = compiled.label_rules
     outcomes = {
         o.rule_key: {"applies": o.applies, "fired": o.fired, "error": o.error,
                      "occurrences": OutcomeState.of(o).occurrences}
-        for o in analysis.outcomes
+        for o in analysis.outcomes if o.rule_key in read
     }  # fmt: skip
     key_of = {ref.rule_id: key for key, ref in compiled.rules.items()}
-    dismissed = frozenset(key_of[h.rule_id] for h in hits if h.review == Hit.Review.DISMISSED)
+    dismissed = frozenset(key_of[h["rule_id"]] for h in hits
+                          if h.get("review") == Hit.Review.DISMISSED)
     manual = dict(kept.manual) if kept else {}
     sentiment = sentiment_labels(analysis.sentiment)
     mono = analysis.call.channel_layout == "mono"
@@ -270,30 +404,31 @@ def _score(
                           dismissed=dismissed, manual=manual)  # fmt: skip
     auto = score_fields(compiled.pack, outcomes, mono=mono, sentiment=sentiment,
                         dismissed=frozenset(), manual={})["score"]  # fmt: skip
-    live = [h for h in hits if h.review != Hit.Review.DISMISSED]
-    severity_rank = max((SEVERITY_RANK[Severity(h.severity)] for h in live), default=0)
+    live = [h for h in hits if h.get("review") != Hit.Review.DISMISSED]
+    severity_rank = max((SEVERITY_RANK[Severity(h["severity"])] for h in live), default=0)
     if fields["critical"]:
         severity_rank = SEVERITY_RANK[Severity.CRITICAL]
     by_role = analysis.sentiment.by_role
-    return CallScore(
-        recording_id=analysis.recording_id, rule_set_version_id=compiled.version_id,
-        scorecard_version_id=compiled.scorecard_version_id,
-        rule_versions=compiled.rule_version_numbers, auto_score=auto,
-        severity_rank=severity_rank, hit_count=len(live), outcomes=outcomes, manual=manual,
-        metrics=analysis.metrics,
-        sentiment={role: {"start": r.start, "end": r.end, "overall": r.overall,
-                          "start_score": r.start_score, "end_score": r.end_score,
-                          "overall_score": r.overall_score} for role, r in by_role.items()},
-        segment_sentiment={str(s.segment_id): [s.score, s.label]
-                           for s in analysis.sentiment.segments},
-        customer_sentiment_end=by_role["customer"].end if "customer" in by_role else "",
-        rule_errors={o.rule_key: o.error for o in analysis.outcomes if o.error},
-        review_status=kept.review_status if kept else CallScore.ReviewStatus.PENDING,
-        finalized_by_id=kept.finalized_by_id if kept else None,
-        finalized_at=kept.finalized_at if kept else None,
-        analyzed_at=now, **fields,
-    )  # fmt: skip
-
+    return {
+        "recording_id": analysis.recording_id, "rule_set_version_id": compiled.version_id,
+        "scorecard_version_id": compiled.scorecard_version_id,
+        # Each hit records its own rule version; these are the rules the items were read from.
+        "rule_versions": {key: number for key, number in compiled.rule_version_numbers.items()
+                          if key in read},
+        "auto_score": auto, "severity_rank": severity_rank, "hit_count": len(live),
+        "outcomes": outcomes, "manual": manual, "metrics": analysis.metrics,
+        "sentiment": {role: {"start": r.start, "end": r.end, "overall": r.overall,
+                             "start_score": r.start_score, "end_score": r.end_score,
+                             "overall_score": r.overall_score} for role, r in by_role.items()},
+        "segment_sentiment": {str(s.segment_id): [s.score, s.label]
+                              for s in analysis.sentiment.segments},
+        "customer_sentiment_end": by_role["customer"].end if "customer" in by_role else "",
+        "rule_errors": {o.rule_key: o.error for o in analysis.outcomes if o.error},
+        "review_status": kept.review_status if kept else CallScore.ReviewStatus.PENDING,
+        "finalized_by_id": kept.finalized_by_id if kept else None,
+        "finalized_at": kept.finalized_at if kept else None,
+        "analyzed_at": now, "features_key": analysis.features_key, **fields,
+    }  # fmt: skip
 
 
 def call_score_refresh(*, recording_id: int) -> CallScore:

@@ -23,7 +23,7 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 
 from analytics.models import ReanalysisJob, ReanalysisPartition, RuleSetVersion
-from analytics.services.analysis import analyze, load_calls, store
+from analytics.services.analysis import analyze, load_calls, load_features, store
 from analytics.services.rulesets import compiled_version, user_or_none
 from qa_platform.audit import audit_record
 from transcription.models import Recording
@@ -126,14 +126,15 @@ def reanalysis_run(
 def _run_batch(job_id: int, partition_id: int, ids: list[int], compiled: Any) -> None:
     failed = 0
     try:
-        analyses = analyze(load_calls(ids), compiled)
+        analyses = analyze(load_calls(ids), compiled, load_features(ids))
     except Exception:
         # One call breaking the engine as a whole must not stop the job: go one by one.
         logger.exception("re-analysis batch failed; retrying its calls one at a time")
         analyses = []
         for recording_id in ids:
             try:
-                analyses.extend(analyze(load_calls([recording_id]), compiled))
+                analyses.extend(analyze(load_calls([recording_id]), compiled,
+                                        load_features([recording_id])))
             except Exception:
                 logger.exception("re-analysis of recording %s failed", recording_id)
                 failed += 1

@@ -69,6 +69,11 @@ class CompiledVersion:
     def rule_version_numbers(self) -> dict[str, int]:
         return {key: ref.number for key, ref in self.rules.items()}
 
+    @property
+    def label_rules(self) -> frozenset[str]:
+        """The rules the scorecard's items are read from."""
+        return frozenset(s.rule for s in self.pack.labels.values() if s.rule is not None)
+
 
 # -- reading -----------------------------------------------------------------------------------
 

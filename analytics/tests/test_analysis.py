@@ -171,7 +171,8 @@ def test_a_call_is_scored_with_evidence_and_the_versions_it_used(org: dict[str, 
     assert score.rule_set_version_id == version.id
     assert score.scorecard_version_id == version.scorecard_version_id
     assert score.rule_versions == {rv.rule.key: rv.number
-                                   for rv in version.rule_versions.select_related("rule")}
+                                   for rv in version.rule_versions.select_related("rule")
+                                   if rv.rule.key != "customer_negative_end"}
     assert score.labels["refund_request"] is True
     assert score.labels["forbidden_language"] is True
     assert score.score == 85 and score.flagged is False
@@ -249,3 +250,52 @@ def test_without_an_active_rule_set_calls_still_finish(org: dict[str, Any]) -> N
     call = analyzed_call("6", org["agent1"], [(C, "我要退费。")])
     assert call.status == "analyzed"
     assert not CallScore.objects.exists() and not Hit.objects.exists()
+
+
+def test_re_analysis_reuses_metrics_and_sentiment_only_while_the_transcript_is_unchanged(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from analytics.services import analysis
+    from transcription.models import Segment
+
+    rulepack_load_file(name_or_path="standard")
+    call = analyzed_call("7", org["agent1"], [OPEN, (C, "太差劲了，我很生气。"), CLOSE])
+    before = CallScore.objects.get(recording=call)
+    computed: list[int] = []
+    real = analysis.call_sentiment
+    monkeypatch.setattr(analysis, "call_sentiment",
+                        lambda c: computed.append(len(c.segments)) or real(c))  # fmt: skip
+    compiled = active_compiled()
+    assert compiled is not None
+    calls_analyze(recording_ids=[call.id], compiled=compiled)
+    again = CallScore.objects.get(recording=call)
+    assert computed == [] and again.features_key == before.features_key
+    assert (again.sentiment, again.metrics) == (before.sentiment, before.metrics)
+    # An edited transcript is a different transcript: everything is computed again.
+    Segment.objects.filter(transcript__recording=call, index=1).update(text="好的，谢谢你。")
+    calls_analyze(recording_ids=[call.id], compiled=compiled)
+    edited = CallScore.objects.get(recording=call)
+    assert computed == [3] and edited.features_key != before.features_key
+    assert edited.segment_sentiment != before.segment_sentiment
+
+
+def test_after_a_one_rule_edit_re_analysis_rewrites_only_that_rules_hits(
+    org: dict[str, Any],
+) -> None:
+    cancel = {"key": "cancel", "name": "销户", "severity": "info",
+              "operators": {"1": {"type": "keywords", "role": "customer", "any": ["销户"]}}}
+    version = install(refund_pack(rules=[REFUND_RULE, cancel]))
+    call = analyzed_call("8", org["agent1"], [(C, "我要退费，然后销户。")])
+    before = {h.rule.key: h.id for h in Hit.objects.filter(recording=call).select_related("rule")}
+    assert set(before) == {"refund_request", "cancel"}
+    rule_save(rule_set=version.rule_set, user=None, original_key="cancel",
+              document=dict(cancel, severity="major"))  # fmt: skip
+    draft = RuleSetVersion.objects.get(status="draft")
+    rule_set_version_activate(version=draft, user=None)
+    compiled = active_compiled()
+    assert compiled is not None and compiled.version_id == draft.id
+    calls_analyze(recording_ids=[call.id], compiled=compiled)
+    after = {h.rule.key: h for h in Hit.objects.filter(recording=call).select_related("rule")}
+    assert after["refund_request"].id == before["refund_request"], "unchanged rule: kept as is"
+    assert after["cancel"].id != before["cancel"] and after["cancel"].severity == "major"
+    assert CallScore.objects.get(recording=call).rule_set_version_id == draft.id
