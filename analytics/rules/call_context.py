@@ -1,6 +1,7 @@
 """Everything computed once per call and shared by all rules: the automaton pass over the text,
-which segments pass each role/window filter, negation checks, the call's sentiment, and the
-results of operators already evaluated (identical operators in different rules run once).
+which segments pass each role/window filter, negation checks, evidence for keyword hits, the
+call's sentiment, and the results of operators already evaluated (identical operators in
+different rules run once).
 """
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from analytics.rules.automaton import KeywordIndex
 from analytics.rules.negation import is_negated
 from analytics.rules.operator_spec import MatchOptions, Window
-from analytics.rules.types import Call, Evidence, OperatorResult, Seg
+from analytics.rules.types import Call, Evidence, Seg
 
 SEPARATOR = "\x1e"  # between segments in the scanned text; keywords cannot contain it
 MAX_EVIDENCE = 20
@@ -32,6 +33,39 @@ class Occurrence:
         return self.seg, self.start, -self.end
 
 
+class Verdict(Protocol):
+    """An operator's result as the engine keeps it: OperatorResult, or one whose evidence is
+    computed on first access."""
+
+    @property
+    def matched(self) -> bool: ...
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]: ...
+
+
+class SegmentFilter:
+    """A role and window pair, made once per rule set (`filter_for`) so calls cache the segments
+    passing it by identity instead of hashing the window every time an operator asks."""
+
+    __slots__ = ("role", "window")
+
+    def __init__(self, role: str, window: Window | None) -> None:
+        self.role = role
+        self.window = window
+
+
+class FilterRegistry:
+    def __init__(self) -> None:
+        self._filters: dict[tuple[str, Window | None], SegmentFilter] = {}
+
+    def filter_for(self, role: str, window: Window | None) -> SegmentFilter:
+        found = self._filters.get((role, window))
+        if found is None:
+            found = self._filters[(role, window)] = SegmentFilter(role, window)
+        return found
+
+
 def ascii_lower(text: str) -> str:
     """A–Z to a–z only, so spans never move (str.lower() can lengthen a few characters)."""
     if text.isascii():
@@ -48,15 +82,19 @@ class CallContext:
         self._sentiment_of = sentiment_of
         self._sentiment: Any = None
         self._sentiment_done = False
-        self.results: dict[int, OperatorResult] = {}  # id(compiled operator) → result
+        self.results: dict[int, Verdict] = {}  # id(compiled operator) → result
         self.failures: dict[int, Exception] = {}  # a failed operator is not retried
-        self._allowed: dict[tuple[str, Window | None], frozenset[int] | None] = {}
+        self._allowed: dict[SegmentFilter, frozenset[int] | None] = {}
         self._negated: dict[tuple[int, int, int, int], bool] = {}
+        self._evidence: dict[tuple[int, str], Evidence] = {}
+        self._end_ms: int | None = None
+        self._joined: str | None = None
         offsets: list[int] = []
         position = 0
         for seg in self.segments:
             offsets.append(position)
             position += len(seg.text) + 1
+        self.offsets = offsets  # where each segment starts in the joined text
         text = ascii_lower(SEPARATOR.join(seg.text for seg in self.segments))
         literal, fuzzy = index.scan(text) if self.segments else ({}, {})
         self.literal = {k: self._place(spans, offsets, k) for k, spans in literal.items()}
@@ -75,12 +113,31 @@ class CallContext:
                 out.append(Occurrence(seg, span[0] - base, span[1] - base, keyword, span[2], True))
         return out
 
-    def allowed(self, role: str, window: Window | None) -> frozenset[int] | None:
+    @property
+    def joined(self) -> str:
+        """The segments' text as written, joined by SEPARATOR (positions as in `offsets`)."""
+        if self._joined is None:
+            self._joined = SEPARATOR.join(seg.text for seg in self.segments)
+        return self._joined
+
+    def segment_at(self, position: int) -> int:
+        """The segment holding `position` of the joined text (a separator counts to the one
+        before it)."""
+        return bisect_right(self.offsets, position) - 1
+
+    @property
+    def end_ms(self) -> int:
+        if self._end_ms is None:
+            self._end_ms = self.call.end_ms
+        return self._end_ms
+
+    def allowed(self, where: SegmentFilter) -> frozenset[int] | None:
         """Positions of the segments passing the role and window filters; None means all."""
-        key = (role, window)
-        if key not in self._allowed:
-            self._allowed[key] = self._compute_allowed(role, window)
-        return self._allowed[key]
+        try:
+            return self._allowed[where]
+        except KeyError:
+            found = self._allowed[where] = self._compute_allowed(where.role, where.window)
+            return found
 
     def _compute_allowed(self, role: str, window: Window | None) -> frozenset[int] | None:
         if role == "any" and window is None:
@@ -89,7 +146,7 @@ class CallContext:
         if window is None:
             return frozenset(i for i, s in enumerate(segments) if s.role == role)
         role_end = max((s.end_ms for s in segments if s.role == role), default=0)
-        lo, hi = window.bounds_ms(self.call.end_ms, role_end)
+        lo, hi = window.bounds_ms(self.end_ms, role_end)
         return frozenset(
             i
             for i, s in enumerate(segments)
@@ -135,6 +192,15 @@ class CallContext:
         return segment.start_ms + (segment.end_ms - segment.start_ms) * char // length
 
     def evidence(self, occurrence: Occurrence, keyword: str = "") -> Evidence:
+        # Rules sharing a keyword share its evidence (immutable); the keyword only shows in the
+        # note of a pinyin hit. Occurrences live as long as the context, so ids are stable keys.
+        key = (id(occurrence), keyword if occurrence.fuzzy else "")
+        found = self._evidence.get(key)
+        if found is None:
+            found = self._evidence[key] = self._make_evidence(occurrence, keyword)
+        return found
+
+    def _make_evidence(self, occurrence: Occurrence, keyword: str) -> Evidence:
         segment = self.segments[occurrence.seg]
         note = ""
         if occurrence.fuzzy:

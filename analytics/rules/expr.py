@@ -98,6 +98,37 @@ def evaluate(
     return right, right_evidence if right else left_evidence + right_evidence
 
 
+def value(expr: Expr, matched: Callable[[int], bool]) -> bool:
+    """The expression's value alone; operators are asked in the same order as by `evaluate`."""
+    if isinstance(expr, Ref):
+        return matched(expr.number)
+    if isinstance(expr, Not):
+        return not value(expr.operand, matched)
+    if isinstance(expr, And):
+        return value(expr.left, matched) and value(expr.right, matched)
+    return value(expr.left, matched) or value(expr.right, matched)
+
+
+def justify(expr: Expr, matched: Callable[[int], bool]) -> tuple[bool, tuple[int, ...]]:
+    """`evaluate` with operator numbers instead of evidence: the value, and the operators whose
+    evidence, concatenated in this order, is what `evaluate` returns. Lets a caller gather the
+    evidence only when it needs it."""
+    if isinstance(expr, Ref):
+        return matched(expr.number), (expr.number,)
+    if isinstance(expr, Not):
+        result, refs = justify(expr.operand, matched)
+        return not result, refs
+    left, left_refs = justify(expr.left, matched)
+    if isinstance(expr, And) and not left:
+        return False, left_refs
+    if isinstance(expr, Or) and left:
+        return True, left_refs
+    right, right_refs = justify(expr.right, matched)
+    if isinstance(expr, And):
+        return right, (left_refs + right_refs) if right else right_refs
+    return right, right_refs if right else left_refs + right_refs
+
+
 _Token = tuple[str, int, int]  # (kind, value, position); kind: num ! && || ( ) end
 
 

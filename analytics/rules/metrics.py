@@ -192,8 +192,18 @@ def evaluate_metric(spec: dict[str, Any], call: Call) -> OperatorResult:
     return _OPERATORS[spec["type"]](params, call)
 
 
-def _sorted(call: Call) -> list[Seg]:
-    return sorted(call.segments, key=lambda s: (s.start_ms, s.end_ms, s.id))
+_last_sorted: tuple[Call, tuple[Seg, ...]] | None = None
+
+
+def _sorted(call: Call) -> tuple[Seg, ...]:
+    """The call's segments in time order; the metric operators of one call share one sort."""
+    global _last_sorted
+    last = _last_sorted
+    if last is not None and last[0] is call:
+        return last[1]
+    ordered = tuple(sorted(call.segments, key=lambda s: (s.start_ms, s.end_ms, s.id)))
+    _last_sorted = (call, ordered)
+    return ordered
 
 
 def _role_matches(seg: Seg, role: str) -> bool:

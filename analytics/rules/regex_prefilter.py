@@ -94,3 +94,99 @@ def _element(op: Any, arg: Any) -> frozenset[str] | None:
 
 def _plain(literal: str) -> bool:
     return bool(literal) and all(ch.isalnum() for ch in literal)
+
+
+# Escapes that match characters by themselves, whatever surrounds the match: classes, character
+# codes, backreferences (to text inside the match). Anything else (\b \B \A \Z \z \G \K \m \M,
+# \N{…}, \X, \L<…>, …) makes the pattern not context-free.
+_CONSUMING_ESCAPES = frozenset("dDwWsStnrfvaxuU0123456789")
+_QUANTIFIER_BODY = re.compile(r"\d*(?:,\d*)?")
+
+
+def context_free(pattern: str) -> bool:
+    """True when a match of `pattern` depends only on the characters it consumes.
+
+    Then a match inside one segment is also a match at the same place in the segments joined
+    with a separator, and a search over the joined text that finds nothing before position p
+    proves no segment has a match starting before p. That holds without lookarounds, anchors,
+    word boundaries, inline flags, atomic groups, possessive quantifiers and fuzzy constraints,
+    which is what this (conservative) scan checks; anything it does not recognise is "no".
+    """
+    if regex.compile(pattern).flags & (regex.VERSION1 | regex.REVERSE | regex.POSIX):
+        return False
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i = _skip_escape(pattern, i)
+            if i < 0:
+                return False
+        elif ch == "[":
+            i = _skip_class(pattern, i)
+            if i < 0:
+                return False
+        elif ch == "(":
+            if pattern.startswith("(?", i):
+                if pattern.startswith("(?:", i):
+                    i += 3
+                elif pattern.startswith("(?P<", i):
+                    i = pattern.find(">", i) + 1
+                    if i <= 0:
+                        return False
+                else:  # lookaround, inline flags, atomic group, comment, conditional, …
+                    return False
+            else:
+                i += 1
+        elif ch in "^$":
+            return False
+        elif ch == "{":
+            close = pattern.find("}", i)
+            if close < 0 or not _QUANTIFIER_BODY.fullmatch(pattern, i + 1, close):
+                return False  # fuzzy constraint or a brace regex might read differently
+            i = close + 1
+            if pattern.startswith("+", i):
+                return False  # possessive
+        elif ch in "*+?":
+            i += 1
+            if pattern.startswith("+", i):
+                return False  # possessive: *+ ++ ?+
+        else:
+            i += 1
+    return True
+
+
+def _skip_escape(pattern: str, i: int) -> int:
+    """Index after the escape at `i`, or -1 when it is not a consuming escape."""
+    if i + 1 >= len(pattern):
+        return -1
+    letter = pattern[i + 1]
+    if letter in "pP":  # \p{Han}, \pL
+        if pattern.startswith("{", i + 2):
+            close = pattern.find("}", i + 2)
+            return close + 1 if close > 0 else -1
+        return i + 3 if i + 2 < len(pattern) else -1
+    if letter.isalnum() and letter not in _CONSUMING_ESCAPES:
+        return -1
+    return i + 2
+
+
+def _skip_class(pattern: str, i: int) -> int:
+    """Index after the character class starting at `i`, or -1 if it is unusual."""
+    j = i + 1
+    if pattern.startswith("^", j):
+        j += 1
+    if pattern.startswith("]", j):
+        j += 1  # a leading "]" is a literal
+    while j < len(pattern):
+        ch = pattern[j]
+        if ch == "\\":
+            j = _skip_escape(pattern, j)
+            if j < 0:
+                return -1
+        elif ch == "[":
+            return -1  # POSIX classes or nested sets
+        elif ch == "]":
+            return j + 1
+        else:
+            j += 1
+    return -1

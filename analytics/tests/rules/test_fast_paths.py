@@ -1,12 +1,18 @@
 """The engine's shortcuts give exactly what the plain computation gives."""
 
+import random
 from typing import Any
 
 import pytest
+import regex
 
 from analytics.rules import external_ops, sentiment
+from analytics.rules.engine import compile_rule_set
+from analytics.rules.regex_prefilter import context_free
 from analytics.rules.sentiment import LazyCallSentiment, call_sentiment, evaluate_sentiment
+from analytics.rules.text_ops import RegexEval
 from analytics.rules.types import Call, Seg
+from analytics.tests.rules.factories import rule
 
 TURNS = [
     ("agent", "您好，请问有什么可以帮您？"),
@@ -69,3 +75,66 @@ def test_a_role_that_never_speaks_is_not_applicable_either_way() -> None:
 
 def test_the_engine_hands_operators_the_lazy_view() -> None:
     assert isinstance(external_ops.call_sentiment(CALL), LazyCallSentiment)
+
+
+# -- regexes without literals: the whole-call search that rules segments out -----------------
+
+ALPHABET = "ab甲乙，"
+PIECES = ("a", "b", "甲", "乙", ".", "[ab]", "[^，]", r"\p{Han}", "(a|乙)", "(?:b|甲甲)", "(甲)")
+
+
+def random_pattern(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        piece = rng.choice(PIECES)
+        quantifier = rng.choice(("", "", "+", "*", "?", "{1,3}", "+?", "{2}"))
+        parts.append(piece + quantifier)
+    pattern = "".join(parts)
+    if "(甲)" in pattern and rng.random() < 0.5:
+        pattern += r"\1"  # a backreference: to text inside the match
+    if rng.random() < 0.3:
+        pattern += "|" + rng.choice(PIECES) + rng.choice(PIECES)
+    return pattern
+
+
+def random_call(rng: random.Random) -> Call:
+    segments = []
+    for i in range(rng.randint(1, 8)):
+        text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 6)))
+        role = rng.choice(("agent", "customer"))
+        segments.append(Seg(id=i + 1, role=role, start_ms=i * 1000, end_ms=i * 1000 + 900,
+                            text=text))
+    return Call(segments=tuple(segments))
+
+
+def test_the_whole_call_search_only_rules_out_segments_without_a_match() -> None:
+    rng = random.Random(7)
+    checked = 0
+    while checked < 400:
+        pattern = random_pattern(rng)
+        if regex.compile(pattern).search("") is not None:
+            continue  # rejected by validation
+        assert context_free(pattern), pattern
+        for role in ("any", "agent"):
+            op = {"type": "regex", "role": role, "pattern": pattern}
+            rule_set = compile_rule_set([rule("r", op1=op)], version="t")
+            (compiled,) = (o for o in _operators(rule_set) if isinstance(o, RegexEval))
+            for _ in range(5):
+                call = random_call(rng)
+                compiled._scout = True  # also behind a literal prefilter, to test it more
+                scouted = rule_set.evaluate(call)
+                compiled._scout = False
+                assert scouted == rule_set.evaluate(call), (pattern, call)
+        checked += 1
+
+
+def test_a_whole_call_search_that_times_out_leaves_the_verdict_to_each_segment() -> None:
+    slow = "a" * 5000
+    call = Call(segments=(Seg(1, "agent", 0, 1000, "好的"), Seg(2, "agent", 1000, 2000, slow)))
+    op = {"type": "regex", "pattern": "(a+)+b", "timeout_s": 0.01}
+    (outcome,) = compile_rule_set([rule("slow", op1=op)], version="t").evaluate(call)
+    assert "超时" in outcome.error and "片段 2" in outcome.error
+
+
+def _operators(rule_set: Any) -> list[Any]:
+    return [op for r in rule_set._rules for op in r.body.operators.values()]
