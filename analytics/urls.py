@@ -6,6 +6,9 @@ app_name = "analytics"
 urlpatterns = [
     path("calls/review/", views.review_queue, name="review_queue"),
     path("calls/<int:recording_id>/", views.call_detail, name="call_detail"),
+    path("calls/<int:recording_id>/hits/<int:hit_id>/review/", views.hit_review_view,
+         name="hit_review"),
+    path("calls/<int:recording_id>/manual/", views.manual_items_view, name="manual_items"),
     path("rules/", rule_views.rules_overview, name="rules"),
     path("rules/new/", rule_views.rule_detail, name="rule_new"),
     path("rules/<int:rule_id>/", rule_views.rule_detail, name="rule_detail"),

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from analytics import selectors
-from analytics.models import CallScore
+from analytics.models import CallScore, Hit
+from analytics.services import reviews
 from qa_platform.audit import audit_record
+from qa_platform.roles import Role, user_role
 from transcription.models import Recording
 
 
@@ -35,7 +41,8 @@ def call_detail(request: HttpRequest, recording_id: int) -> HttpResponse:
                  object_id=call.id)
     return render(request, "analytics/call_detail.html",
                   {"call": call, "turns": turns, "hits": hits, "score": score,
-                   "sections": _sections(score)})  # fmt: skip
+                   "sections": _sections(score),
+                   "can_review": user_role(request.user) in REVIEW_ROLES})  # fmt: skip
 
 
 def _sections(score: CallScore | None) -> list[dict[str, object]]:
@@ -46,3 +53,45 @@ def _sections(score: CallScore | None) -> list[dict[str, object]]:
     for item in score.items:
         sections.setdefault(str(item["section"]), []).append(item)
     return [{"title": title, "items": items} for title, items in sections.items()]
+
+
+REVIEW_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
+
+
+def _reviewable_call(request: HttpRequest, recording_id: int) -> Recording:
+    if user_role(request.user) not in REVIEW_ROLES:
+        raise PermissionDenied
+    try:
+        return selectors.call_detail(user=request.user, recording_id=recording_id)
+    except Recording.DoesNotExist:
+        raise Http404 from None
+
+
+@require_POST
+def hit_review_view(request: HttpRequest, recording_id: int, hit_id: int) -> HttpResponse:
+    call = _reviewable_call(request, recording_id)
+    hit = get_object_or_404(Hit, id=hit_id, recording=call)
+    try:
+        reviews.hit_review(hit=hit, decision=request.POST.get("decision", ""),
+                           comment=request.POST.get("comment", ""), user=request.user)
+    except reviews.ReviewError as exc:
+        messages.error(request, str(exc))
+    return redirect(f"{reverse('analytics:call_detail', args=[call.id])}#hit-{hit.id}")
+
+
+@require_POST
+def manual_items_view(request: HttpRequest, recording_id: int) -> HttpResponse:
+    call = _reviewable_call(request, recording_id)
+    score = selectors.call_score(recording=call)
+    if score is None:
+        raise Http404
+    answers = {key.removeprefix("manual-"): request.POST.get(key, "")
+               for key in request.POST if key.startswith("manual-")}  # fmt: skip
+    try:
+        reviews.manual_items_set(score=score, answers=answers, user=request.user)
+        if request.POST.get("finalize"):
+            reviews.score_finalize(score=score, user=request.user)
+            messages.success(request, _("已定稿"))
+    except reviews.ReviewError as exc:
+        messages.error(request, str(exc))
+    return redirect(f"{reverse('analytics:call_detail', args=[call.id])}#scorecard")

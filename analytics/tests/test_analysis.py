@@ -263,8 +263,12 @@ def test_re_analysis_reuses_metrics_and_sentiment_only_while_the_transcript_is_u
     before = CallScore.objects.get(recording=call)
     computed: list[int] = []
     real = analysis.call_sentiment
-    monkeypatch.setattr(analysis, "call_sentiment",
-                        lambda c: computed.append(len(c.segments)) or real(c))  # fmt: skip
+
+    def counting(call: Any) -> Any:
+        computed.append(len(call.segments))
+        return real(call)
+
+    monkeypatch.setattr(analysis, "call_sentiment", counting)
     compiled = active_compiled()
     assert compiled is not None
     calls_analyze(recording_ids=[call.id], compiled=compiled)

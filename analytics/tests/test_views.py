@@ -79,3 +79,47 @@ def test_the_interface_is_chinese_by_default_and_english_on_request(client: Clie
     assert "待复核通话" in client.get("/calls/review/").content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/calls/review/"})
     assert client.get("/calls/review/").headers["Content-Language"] == "en"
+
+
+def test_a_supervisor_dismisses_a_hit_fills_manual_items_and_finalizes(
+    client: Client, org: dict, calls: dict
+) -> None:
+    from analytics.models import CallScore, Hit
+
+    call = calls["team1"]
+    hit = Hit.objects.get(recording=call)
+    client.force_login(org["sup1"])
+    assert CallScore.objects.get(recording=call).flagged
+    client.post(f"/calls/{call.id}/hits/{hit.id}/review/",
+                {"decision": "dismissed", "comment": "客户只是询问"})  # fmt: skip
+    score = CallScore.objects.get(recording=call)
+    assert (score.score, score.flagged, score.hit_count) == (100, False, 0)
+    response = client.post(f"/calls/{call.id}/manual/", {"manual-attitude": "fail",
+                                                         "finalize": "1"})  # fmt: skip
+    assert response.status_code == 302
+    score.refresh_from_db()
+    assert (score.score, score.review_status, score.finalized_by) == (95, "finalized", org["sup1"])
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"hit.review", "score.manual", "score.finalize"} <= actions
+    page = client.get(f"/calls/{call.id}/").content.decode()
+    assert "已驳回" in page and "客户只是询问" in page
+
+
+def test_finalizing_needs_every_manual_item_and_agents_and_others_cannot_review(
+    client: Client, org: dict, calls: dict
+) -> None:
+    from analytics.models import CallScore, Hit
+
+    call = calls["team1"]
+    client.force_login(org["sup1"])
+    page = client.post(f"/calls/{call.id}/manual/", {"finalize": "1"},
+                       follow=True).content.decode()  # fmt: skip
+    assert CallScore.objects.get(recording=call).review_status == "pending"
+    assert "请先填写人工评分项：服务态度" in page
+    hit = Hit.objects.get(recording=call)
+    for user, status in ((org["agent_user"], 403), (org["auditor"], 403), (org["sup2"], 404)):
+        client.force_login(user)
+        response = client.post(f"/calls/{call.id}/hits/{hit.id}/review/",
+                               {"decision": "dismissed"})  # fmt: skip
+        assert response.status_code == status
+    assert Hit.objects.get(id=hit.id).review == "pending"
