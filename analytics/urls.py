@@ -9,6 +9,7 @@ urlpatterns = [
     path("calls/<int:recording_id>/hits/<int:hit_id>/review/", views.hit_review_view,
          name="hit_review"),
     path("calls/<int:recording_id>/manual/", views.manual_items_view, name="manual_items"),
+    path("calls/<int:recording_id>/audio", views.call_audio, name="call_audio"),
     path("rules/", rule_views.rules_overview, name="rules"),
     path("rules/new/", rule_views.rule_detail, name="rule_new"),
     path("rules/<int:rule_id>/", rule_views.rule_detail, name="rule_detail"),

@@ -3,18 +3,20 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import selectors
+from analytics.audio import audio_response
 from analytics.models import CallScore, Hit
 from analytics.services import reviews
 from qa_platform.audit import audit_record
 from qa_platform.roles import Role, user_role
 from transcription.models import Recording
+from transcription.storage import absolute_path
 
 
 @require_GET
@@ -95,3 +97,25 @@ def manual_items_view(request: HttpRequest, recording_id: int) -> HttpResponse:
     except reviews.ReviewError as exc:
         messages.error(request, str(exc))
     return redirect(f"{reverse('analytics:call_detail', args=[call.id])}#scorecard")
+
+
+@require_GET
+def call_audio(request: HttpRequest, recording_id: int) -> HttpResponse | StreamingHttpResponse:
+    """The recording, for the call page's player. Starting playback is audited; the range
+    requests a player makes while seeking are not (they are the same listening)."""
+    try:
+        call = selectors.call_detail(user=request.user, recording_id=recording_id)
+    except Recording.DoesNotExist:
+        raise Http404 from None
+    try:
+        path = absolute_path(call.audio_file)
+    except ValueError:
+        raise Http404 from None
+    if not call.audio_file or not path.is_file():
+        return HttpResponse(_("录音文件已按保留期限删除或不存在"), status=410,
+                            content_type="text/plain; charset=utf-8")  # fmt: skip
+    range_header = request.headers.get("Range", "")
+    if not range_header or range_header.strip() in ("bytes=0-", "bytes=0-1"):
+        audit_record(user=request.user, action="audio.play", object_type="recording",
+                     object_id=call.id)  # fmt: skip
+    return audio_response(request, path)

@@ -85,4 +85,24 @@ def test_a_supervisor_logs_in_and_sees_flagged_calls(
     page.wait_for_selector("mark.hit")
     page.screenshot(path=str(ARTIFACTS / "call_detail.png"), full_page=True)
     assert page.locator("mark.hit").count() >= 1
+
+    # The recording plays; clicking a turn seeks to it and highlights it while it plays.
+    page.wait_for_function(
+        "document.getElementById('call-audio').readyState >= 1")  # metadata loaded
+    turn = page.locator(".turn").nth(4)
+    start_s = int(turn.get_attribute("data-start-ms")) / 1000
+    turn.click()
+    page.wait_for_function(
+        f"Math.abs(document.getElementById('call-audio').currentTime - {start_s}) < 1.5")
+    page.wait_for_selector(".turn.playing")
+    page.keyboard.press("Space")  # pause
+    page.wait_for_function("document.getElementById('call-audio').paused")
+
+    # The keyboard: j to the first hit, d dismisses it; the page reloads with it dismissed.
+    page.keyboard.press("j")
+    first = page.locator("li.hit.current")
+    hit_id = first.get_attribute("id")
+    with page.expect_navigation():
+        page.keyboard.press("d")
+    assert "review-dismissed" in page.locator(f"#{hit_id}").get_attribute("class")
     assert page.console_errors == []

@@ -123,3 +123,38 @@ def test_finalizing_needs_every_manual_item_and_agents_and_others_cannot_review(
                                {"decision": "dismissed"})  # fmt: skip
         assert response.status_code == status
     assert Hit.objects.get(id=hit.id).review == "pending"
+
+
+def test_the_recording_is_served_with_ranges_to_those_who_may_see_the_call(
+    client: Client, org: dict, calls: dict, settings: Any
+) -> None:
+    from pathlib import Path
+
+    call = calls["team1"]
+    audio = bytes(range(256)) * 40
+    relative = "audio/2026/11/25/test.mp3"
+    path = Path(settings.QA_DATA_DIR) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(audio)
+    Recording.objects.filter(id=call.id).update(audio_file=relative)
+    url = f"/calls/{call.id}/audio"
+    assert "/accounts/login/" in client.get(url)["Location"]
+    client.force_login(org["sup1"])
+    whole = client.get(url)
+    assert (whole.status_code, whole["Content-Type"], whole["Accept-Ranges"]) == (
+        200, "audio/mpeg", "bytes")
+    assert b"".join(whole.streaming_content) == audio
+    part = client.get(url, HTTP_RANGE="bytes=100-299")
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-299/{len(audio)}"
+    assert b"".join(part.streaming_content) == audio[100:300]
+    tail = client.get(url, HTTP_RANGE="bytes=-10")
+    assert b"".join(tail.streaming_content) == audio[-10:]
+    assert client.get(url, HTTP_RANGE=f"bytes={len(audio)}-").status_code == 416
+    # Starting playback is audited once; seeking (later ranges) is the same listening.
+    assert AuditEvent.objects.filter(action="audio.play", object_id=str(call.id)).count() == 1
+    client.force_login(org["sup2"])
+    assert client.get(url).status_code == 404
+    path.unlink()
+    client.force_login(org["sup1"])
+    gone = client.get(url)
+    assert gone.status_code == 410 and "保留期限" in gone.content.decode()
