@@ -214,6 +214,13 @@ class CallScore(models.Model):
                                      related_name="+")
     finalized_at = models.DateTimeField(_("定稿时间"), null=True, blank=True)
     analyzed_at = models.DateTimeField(_("分析时间"))
+    # The review queue: who is to review it, and whether it is there only as a calibration
+    # sample (an unflagged call drawn at random per agent and week).
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("复核人"),
+                                    null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="assigned_scores")
+    assigned_at = models.DateTimeField(_("分配时间"), null=True, blank=True)
+    sampled = models.BooleanField(_("抽检"), default=False)
 
     class Meta:
         verbose_name = _("通话评分")
@@ -368,3 +375,62 @@ class ReanalysisPartition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}/{self.index}"
+
+
+class Appeal(models.Model):
+    """An agent disputes a hit or a scorecard item of one of their scored calls (申诉)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待处理")
+        ACCEPTED = "accepted", _("已采纳")
+        REJECTED = "rejected", _("已驳回")
+
+    recording = models.ForeignKey(Recording, verbose_name=_("录音"), related_name="appeals",
+                                  on_delete=models.CASCADE)
+    hit = models.ForeignKey(Hit, verbose_name=_("规则命中"), related_name="appeals", null=True,
+                            blank=True, on_delete=models.SET_NULL)
+    # The hit's rule key, kept because a re-analysis may replace the hit row.
+    rule_key = models.CharField(_("规则标识"), max_length=100, blank=True)
+    item_key = models.CharField(_("评分项"), max_length=100, blank=True)
+    comment = models.TextField(_("申诉理由"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices,
+                              default=Status.OPEN, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("申诉人"),
+                                   on_delete=models.PROTECT, related_name="appeals")
+    created_at = models.DateTimeField(_("申诉时间"), auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("处理人"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    decision_comment = models.TextField(_("处理意见"), blank=True)
+    score_before = models.PositiveSmallIntegerField(_("申诉前得分"), null=True, blank=True)
+    score_after = models.PositiveSmallIntegerField(_("处理后得分"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("申诉")
+        verbose_name_plural = _("申诉")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.recording_id}: {self.rule_key or self.item_key}"
+
+
+class SavedSearch(models.Model):
+    """A keyword-audit search a user keeps (关键词稽核 · 保存的搜索)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("所有人"),
+                              on_delete=models.CASCADE, related_name="saved_searches")
+    name = models.CharField(_("名称"), max_length=100)
+    query = models.JSONField(_("搜索条件"))
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("保存的搜索")
+        verbose_name_plural = _("保存的搜索")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_search_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -227,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
 # Re-analysis of past calls (after a rule-set version is activated) is split into this many
 # shares, run in parallel by the analytics workers.
 REANALYSIS_PARTITIONS = env_int("REANALYSIS_PARTITIONS", 2, minimum=1)
+# An agent may appeal a scored call for this many days after it was scored.
+APPEAL_WINDOW_DAYS = env_int("APPEAL_WINDOW_DAYS", 7, minimum=1)
+# The review queue's calibration sample: this share of each agent's unflagged calls per week.
+REVIEW_SAMPLE_PERCENT = env_int("REVIEW_SAMPLE_PERCENT", 5, minimum=0)
 
 # --- Transcription ------------------------------------------------------------
 # auto: FunASR when ASR_MODEL is set, otherwise transcripts delivered as sidecars.

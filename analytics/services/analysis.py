@@ -210,6 +210,9 @@ class _Carried:
     review_status: str
     finalized_by_id: int | None
     finalized_at: Any
+    assigned_to_id: int | None = None
+    assigned_at: Any = None
+    sampled: bool = False
 
 
 def _carried(recording_ids: list[int]) -> dict[int, _Carried]:
@@ -224,12 +227,15 @@ def _carried(recording_ids: list[int]) -> dict[int, _Carried]:
         }  # fmt: skip
     out: dict[int, _Carried] = {}
     scores = CallScore.objects.filter(recording_id__in=recording_ids).values(
-        "recording_id", "manual", "review_status", "finalized_by_id", "finalized_at"
+        "recording_id", "manual", "review_status", "finalized_by_id", "finalized_at",
+        "assigned_to_id", "assigned_at", "sampled",
     )
     for row in scores:
-        out[row["recording_id"]] = _Carried(reviews.pop(row["recording_id"], {}), row["manual"],
-                                            row["review_status"], row["finalized_by_id"],
-                                            row["finalized_at"])  # fmt: skip
+        out[row["recording_id"]] = _Carried(
+            reviews.pop(row["recording_id"], {}), row["manual"], row["review_status"],
+            row["finalized_by_id"], row["finalized_at"], row["assigned_to_id"],
+            row["assigned_at"], row["sampled"],
+        )
     for recording_id, kept in reviews.items():
         out[recording_id] = _Carried(kept, {}, CallScore.ReviewStatus.PENDING, None, None)
     return out
@@ -427,6 +433,9 @@ def _score(
         "review_status": kept.review_status if kept else CallScore.ReviewStatus.PENDING,
         "finalized_by_id": kept.finalized_by_id if kept else None,
         "finalized_at": kept.finalized_at if kept else None,
+        "assigned_to_id": kept.assigned_to_id if kept else None,
+        "assigned_at": kept.assigned_at if kept else None,
+        "sampled": kept.sampled if kept else False,
         "analyzed_at": now, "features_key": analysis.features_key, **fields,
     }  # fmt: skip
 

@@ -220,7 +220,8 @@ def test_a_reviewers_decisions_survive_re_analysis_and_change_the_score(
     score = CallScore.objects.get(recording=call)
     assert (score.score, score.flagged) == (90, True)
     Hit.objects.filter(recording=call).update(review=Hit.Review.DISMISSED, review_comment="误报")
-    CallScore.objects.filter(recording=call).update(manual={"attitude": "fail"})
+    CallScore.objects.filter(recording=call).update(manual={"attitude": "fail"},
+                                                    assigned_to=org["sup1"], sampled=True)
     refreshed = call_score_refresh(recording_id=call.id)
     assert (refreshed.score, refreshed.flagged, refreshed.hit_count) == (95, False, 0)
     compiled = active_compiled()
@@ -228,6 +229,7 @@ def test_a_reviewers_decisions_survive_re_analysis_and_change_the_score(
     calls_analyze(recording_ids=[call.id], compiled=compiled)
     again = CallScore.objects.get(recording=call)
     assert (again.score, again.flagged, again.manual) == (95, False, {"attitude": "fail"})
+    assert (again.assigned_to, again.sampled) == (org["sup1"], True)
     hit = Hit.objects.get(recording=call)
     assert (hit.review, hit.review_comment) == ("dismissed", "误报")
 
