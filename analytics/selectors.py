@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from analytics.models import (
@@ -20,7 +21,7 @@ from analytics.models import (
     RuleSetVersion,
     RuleVersion,
 )
-from qa_platform.roles import Role
+from qa_platform.roles import Role, user_role
 from qa_platform.scoping import scope_to_user
 from transcription.models import Recording
 
@@ -31,14 +32,78 @@ def calls_visible(*, user: User) -> QuerySet[Recording]:
     return scope_to_user(Recording.objects.all(), user=user, agent_path="agent")
 
 
-def calls_to_review(*, user: User) -> QuerySet[Recording]:
-    """Analyzed calls the scorecard flagged, most severe first, then newest."""
-    return (
-        calls_visible(user=user)
-        .filter(status=Recording.Status.ANALYZED, score__flagged=True)
-        .select_related("agent", "agent__team", "transcript", "score")
-        .order_by("-score__severity_rank", "-started_at", "-id")
-    )
+@dataclass(frozen=True)
+class QueueFilters:
+    """The review queue's filters; every field optional (None: not filtered)."""
+
+    team_id: int | None = None
+    agent_id: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    rule_id: int | None = None
+    score_min: int | None = None
+    score_max: int | None = None
+    sentiment: str | None = None  # the customer's sentiment at the end
+    review_status: str | None = None
+    assigned: str | None = None  # "me" | "none" | None
+    sampled: bool | None = None  # only calibration samples / only flagged calls
+
+
+def calls_to_review(*, user: User, filters: QueueFilters | None = None) -> QuerySet[Recording]:
+    """Flagged calls and calibration samples, most severe first, then newest."""
+    f = filters or QueueFilters()
+    calls = calls_visible(user=user).filter(status=Recording.Status.ANALYZED).filter(
+        Q(score__flagged=True) | Q(score__sampled=True))
+    if f.team_id is not None:
+        calls = calls.filter(agent__team_id=f.team_id)
+    if f.agent_id is not None:
+        calls = calls.filter(agent_id=f.agent_id)
+    if f.date_from is not None:
+        calls = calls.filter(started_at__date__gte=f.date_from)
+    if f.date_to is not None:
+        calls = calls.filter(started_at__date__lte=f.date_to)
+    if f.rule_id is not None:
+        calls = calls.filter(Exists(Hit.objects.filter(
+            recording_id=OuterRef("id"), rule_id=f.rule_id).exclude(review=Hit.Review.DISMISSED)))
+    if f.score_min is not None:
+        calls = calls.filter(score__score__gte=f.score_min)
+    if f.score_max is not None:
+        calls = calls.filter(score__score__lte=f.score_max)
+    if f.sentiment is not None:
+        calls = calls.filter(score__customer_sentiment_end=f.sentiment)
+    if f.review_status is not None:
+        calls = calls.filter(score__review_status=f.review_status)
+    if f.assigned == "me":
+        calls = calls.filter(score__assigned_to_id=getattr(user, "id", None))
+    elif f.assigned == "none":
+        calls = calls.filter(score__assigned_to__isnull=True)
+    if f.sampled is not None:
+        calls = calls.filter(score__sampled=True, score__flagged=False) if f.sampled else \
+            calls.filter(score__flagged=True)
+    return calls.select_related(
+        "agent", "agent__team", "transcript", "score", "score__assigned_to"
+    ).order_by("-score__severity_rank", "-started_at", "-id")
+
+
+def queue_choices(*, user: User) -> dict[str, Any]:
+    """Teams, agents, rules and reviewers the queue's filters and assignment may offer."""
+    from django.contrib.auth import get_user_model
+
+    from qa_platform.models import Agent, Team
+
+    visible = calls_visible(user=user)
+    teams = Team.objects.filter(id__in=visible.values("agent__team_id")).order_by("name")
+    agents = Agent.objects.filter(id__in=visible.values("agent_id")).order_by("code")
+    rules = (RuleVersion.objects.filter(rule_set_versions__status=RuleSetVersion.Status.ACTIVE)
+             .select_related("rule").order_by("name"))  # fmt: skip
+    role = user_role(user)
+    reviewers = get_user_model().objects.filter(is_active=True).filter(
+        Q(is_superuser=True) | Q(groups__name=Role.ADMIN.value)
+        | Q(groups__name=Role.SUPERVISOR.value, supervised_teams__in=teams)).distinct()
+    if role is Role.SUPERVISOR:  # a supervisor assigns within the teams they supervise
+        reviewers = reviewers.filter(Q(supervised_teams__in=teams) | Q(id=getattr(user, "id", 0)))
+    return {"teams": list(teams), "agents": list(agents), "rules": list(rules),
+            "reviewers": list(reviewers.distinct().order_by("username"))}  # fmt: skip
 
 
 def rules_hit_by_call(recording_ids: list[int]) -> dict[int, list[dict[str, object]]]:

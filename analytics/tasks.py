@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from analytics.services import analysis, reanalysis
+from analytics.services import analysis, queue, reanalysis
 
 
 @shared_task(name="analytics.tasks.call_analyze")
@@ -23,6 +23,11 @@ def reanalysis_run(job_id: int, partition: int = 0) -> None:
                                         seconds=None if eager else reanalysis.TASK_SECONDS)
     if more:
         reanalysis_run.delay(job_id, partition)
+
+
+@shared_task(name="analytics.tasks.review_sample_recent")
+def review_sample_recent() -> None:
+    queue.review_sample_recent()
 
 
 @shared_task(name="analytics.tasks.reanalysis_resume_stale")

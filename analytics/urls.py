@@ -5,6 +5,7 @@ from analytics import rule_views, views
 app_name = "analytics"
 urlpatterns = [
     path("calls/review/", views.review_queue, name="review_queue"),
+    path("calls/review/assign/", views.queue_assign, name="queue_assign"),
     path("calls/<int:recording_id>/", views.call_detail, name="call_detail"),
     path("calls/<int:recording_id>/hits/<int:hit_id>/review/", views.hit_review_view,
          name="hit_review"),

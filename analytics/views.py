@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -7,26 +10,96 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import selectors
 from analytics.audio import audio_response
 from analytics.models import CallScore, Hit
-from analytics.services import reviews
+from analytics.services import queue, reviews
 from qa_platform.audit import audit_record
 from qa_platform.roles import Role, user_role
 from transcription.models import Recording
 from transcription.storage import absolute_path
 
 
+class QueueFilterForm(forms.Form):
+    team = forms.IntegerField(required=False, label=_lazy("班组"))
+    agent = forms.IntegerField(required=False, label=_lazy("坐席"))
+    date_from = forms.DateField(required=False, label=_lazy("开始日期"))
+    date_to = forms.DateField(required=False, label=_lazy("结束日期"))
+    rule = forms.IntegerField(required=False, label=_lazy("规则"))
+    score_min = forms.IntegerField(required=False, min_value=0, max_value=100,
+                                   label=_lazy("最低分"))  # fmt: skip
+    score_max = forms.IntegerField(required=False, min_value=0, max_value=100,
+                                   label=_lazy("最高分"))  # fmt: skip
+    sentiment = forms.ChoiceField(required=False, label=_lazy("客户结束情绪"), choices=[
+        ("", "—"), ("negative", _lazy("负面")), ("neutral", _lazy("中性")),
+        ("positive", _lazy("正面"))])  # fmt: skip
+    review_status = forms.ChoiceField(required=False, label=_lazy("复核状态"),
+                                      choices=[("", "—"), *CallScore.ReviewStatus.choices])
+    assigned = forms.ChoiceField(required=False, label=_lazy("分配"), choices=[
+        ("", _lazy("全部")), ("me", _lazy("分配给我")), ("none", _lazy("未分配"))])
+    kind = forms.ChoiceField(required=False, label=_lazy("类型"), choices=[
+        ("", _lazy("全部")), ("flagged", _lazy("规则标记")), ("sampled", _lazy("抽检"))])
+
+
+def _queue_filters(
+    request: HttpRequest, choices: dict[str, Any]
+) -> tuple[selectors.QueueFilters, dict[str, Any], list[str]]:
+    """Filters from the query string; invalid values are dropped and named in a notice."""
+    form = QueueFilterForm(request.GET)
+    form.is_valid()
+    data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    ignored = [str(form.fields[name].label) for name in form.errors]
+    allowed = {"team": {t.id for t in choices["teams"]}, "agent": {a.id for a in choices["agents"]},
+               "rule": {rv.rule_id for rv in choices["rules"]}}  # fmt: skip
+    for name, ids in allowed.items():
+        if name in data and data[name] not in ids:
+            ignored.append(str(form.fields[name].label))
+            del data[name]
+    filters = selectors.QueueFilters(
+        team_id=data.get("team"), agent_id=data.get("agent"), date_from=data.get("date_from"),
+        date_to=data.get("date_to"), rule_id=data.get("rule"), score_min=data.get("score_min"),
+        score_max=data.get("score_max"), sentiment=data.get("sentiment"),
+        review_status=data.get("review_status"), assigned=data.get("assigned"),
+        sampled={"sampled": True, "flagged": False}.get(data.get("kind", "")),
+    )  # fmt: skip
+    return filters, data, ignored
+
+
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.calls_to_review(user=request.user), 50).get_page(
+    choices = selectors.queue_choices(user=request.user)
+    filters, values, ignored = _queue_filters(request, choices)
+    page = Paginator(selectors.calls_to_review(user=request.user, filters=filters), 50).get_page(
         request.GET.get("page")
     )
     rules = selectors.rules_hit_by_call([call.id for call in page])
     rows = [{"call": call, "rules": rules.get(call.id, [])} for call in page]
-    return render(request, "analytics/review_queue.html", {"page": page, "rows": rows})
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "analytics/review_queue.html", {
+        "page": page, "rows": rows, "choices": choices, "values": values, "ignored": ignored,
+        "query": query.urlencode(), "can_assign": user_role(request.user) in REVIEW_ROLES,
+    })  # fmt: skip
+
+
+@require_POST
+def queue_assign(request: HttpRequest) -> HttpResponse:
+    if user_role(request.user) not in REVIEW_ROLES:
+        raise PermissionDenied
+    ids = [int(v) for v in request.POST.getlist("call") if v.isdigit()]
+    reviewer = request.POST.get("reviewer", "")
+    try:
+        count = queue.calls_assign(recording_ids=ids, user=request.user,
+                                   reviewer_id=int(reviewer) if reviewer.isdigit() else None)
+    except queue.QueueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已更新 %(count)s 通通话的复核人") % {"count": count})
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/calls/review/") else "analytics:review_queue")
 
 
 @require_GET

@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.reanalysis_resume_stale",
         "schedule": crontab(minute="*/10"),
     },
+    # The review queue's calibration sample of unflagged calls, topped up nightly.
+    "review-sample": {
+        "task": "analytics.tasks.review_sample_recent",
+        "schedule": crontab(hour=1, minute=30),
+    },
 }
 
 # Re-analysis of past calls (after a rule-set version is activated) is split into this many
