@@ -107,6 +107,8 @@ def test_an_admin_saves_a_rule_into_a_draft_then_activates_it_with_re_analysis(
     assert AuditEvent.objects.filter(action="reanalysis.start").exists()
     page = client.get("/rules/").content.decode()
     assert "已完成" in page
+    pipeline = client.get("/pipeline/").content.decode()
+    assert 'id="reanalysis-jobs"' in pipeline and f"/rules/jobs/{job.id}/" in pipeline
 
 
 def test_a_rule_that_fails_at_run_time_shows_on_its_page(client: Client,

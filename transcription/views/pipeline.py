@@ -23,6 +23,10 @@ def pipeline_status(request: HttpRequest) -> HttpResponse:
     if role not in selectors.PIPELINE_ROLES:
         raise PermissionDenied
     context = selectors.pipeline_overview(user=request.user)
+    # Re-analysis of past calls runs through the analysis stage: its jobs show here too.
+    from analytics.selectors import reanalysis_jobs
+
+    context["reanalysis_jobs"] = reanalysis_jobs(limit=5)
     context["can_retry"] = role in selectors.RETRY_ROLES
     context["is_admin"] = role is Role.ADMIN
     return render(request, "transcription/pipeline.html", context)
