@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from analytics.rules.automaton import KeywordIndex
 from analytics.rules.negation import is_negated
@@ -20,8 +19,7 @@ SEPARATOR = "\x1e"  # between segments in the scanned text; keywords cannot cont
 MAX_EVIDENCE = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Occurrence:
+class Occurrence(NamedTuple):  # a tuple: the engine makes a few hundred per call
     seg: int  # position in call.segments
     start: int
     end: int
@@ -86,6 +84,7 @@ class CallContext:
         self.failures: dict[int, Exception] = {}  # a failed operator is not retried
         self._allowed: dict[SegmentFilter, frozenset[int] | None] = {}
         self._negated: dict[tuple[int, int, int, int], bool] = {}
+        self._negated_by_window: dict[int, dict[int, bool]] = {}
         self._evidence: dict[tuple[int, str], Evidence] = {}
         self._end_ms: int | None = None
         self._joined: str | None = None
@@ -111,6 +110,7 @@ class CallContext:
                 out.append(Occurrence(seg, span[0] - base, span[1] - base, keyword))
             else:
                 out.append(Occurrence(seg, span[0] - base, span[1] - base, keyword, span[2], True))
+        out.sort(key=Occurrence.sort_key)  # in text order (it nearly always is already)
         return out
 
     @property
@@ -157,24 +157,49 @@ class CallContext:
         self, keyword_ids: tuple[int, ...], match: MatchOptions, allowed: frozenset[int] | None
     ) -> list[Occurrence]:
         """Occurrences of these keywords that pass the filters, in text order."""
-        found: list[Occurrence] = []
-        literal, fuzzy = self.literal, self.fuzzy
-        for keyword_id in keyword_ids:
-            hits = literal.get(keyword_id)
-            if hits:
-                found.extend(hits)
-            if match.pinyin and keyword_id in fuzzy:
-                threshold = match.pinyin_threshold
-                found.extend(o for o in fuzzy[keyword_id] if o.similarity >= threshold)
-        if not found:
-            return found
+        literal = self.literal
+        if not match.pinyin:
+            parts = [hits for keyword_id in keyword_ids if (hits := literal.get(keyword_id))]
+        else:
+            fuzzy, threshold = self.fuzzy, match.pinyin_threshold
+            parts = []
+            for keyword_id in keyword_ids:
+                hits = literal.get(keyword_id)
+                if hits:
+                    parts.append(hits)
+                if keyword_id in fuzzy:
+                    parts.append([o for o in fuzzy[keyword_id] if o.similarity >= threshold])
+        if not parts:
+            return []
+        # Each keyword's hits are in text order already (see _place): one list needs no sort.
+        found = parts[0] if len(parts) == 1 else [o for hits in parts for o in hits]
         if allowed is not None:
             found = [o for o in found if o.seg in allowed]
         if match.negation != "include":
             wanted = match.negation == "only"
-            found = [o for o in found if self.negated(o, match.negation_window) == wanted]
-        found.sort(key=Occurrence.sort_key)
+            negated = self._negated_in(match.negation_window)
+            found = [o for o in found if negated(o) == wanted]
+        if len(parts) > 1:
+            found.sort(key=Occurrence.sort_key)
+        elif found is parts[0]:
+            found = found[:]  # never hand out the context's own list
         return found
+
+    def _negated_in(self, window: int) -> Callable[[Occurrence], bool]:
+        """Whether an occurrence is negated with this window, cached per occurrence."""
+        cache = self._negated_by_window.get(window)
+        if cache is None:
+            cache = self._negated_by_window[window] = {}
+        segments = self.segments
+
+        def negated(o: Occurrence) -> bool:
+            value = cache.get(id(o))  # occurrences live as long as the context
+            if value is None:
+                value = cache[id(o)] = is_negated(segments[o.seg].text, o.start, o.end,
+                                                  window=window)  # fmt: skip
+            return value
+
+        return negated
 
     def negated(self, occurrence: Occurrence, window: int) -> bool:
         key = (occurrence.seg, occurrence.start, occurrence.end, window)

@@ -239,7 +239,7 @@ class CompiledRuleSet:
         fired, evidence = rule.body.evaluate(ctx)
         if not fired:
             return rule.not_fired
-        unique = tuple(dict.fromkeys(evidence))
+        unique = tuple(dict.fromkeys(evidence)) if len(evidence) > 1 else evidence
         reason = format_reason(spec.explanation, name=spec.name, key=spec.key, evidence=unique)
         hit = Hit(spec.id, spec.key, spec.severity, reason, unique)
         return RuleOutcome(spec.id, spec.key, applies=True, fired=True, hit=hit)

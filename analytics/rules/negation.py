@@ -42,6 +42,8 @@ _CONTEXT = 4  # characters inspected around a negator for the compounds above
 def is_negated(text: str, start: int, end: int, *, window: int = 4) -> bool:
     """True when the keyword at text[start:end] is negated under the scope rule above."""
     lo = max(0, start - window - _MAX_NEGATOR)
+    if _NEGATOR.search(text, lo, start) is None:
+        return False  # no negator in reach at all (most keyword hits)
     region = text[lo:start]
     clause_start = lo
     for boundary in _CLAUSE_END.finditer(region):
