@@ -1,5 +1,6 @@
 from django.urls import path
 
+import analytics.search_views as search_views
 from analytics import rule_views, views
 
 app_name = "analytics"
@@ -11,6 +12,10 @@ urlpatterns = [
          name="hit_review"),
     path("calls/<int:recording_id>/manual/", views.manual_items_view, name="manual_items"),
     path("calls/<int:recording_id>/audio", views.call_audio, name="call_audio"),
+    path("search/", search_views.keyword_search, name="keyword_search"),
+    path("search/saved/", search_views.saved_search_create, name="saved_search_create"),
+    path("search/saved/<int:saved_search_id>/delete/", search_views.saved_search_delete,
+         name="saved_search_delete"),
     path("rules/", rule_views.rules_overview, name="rules"),
     path("rules/new/", rule_views.rule_detail, name="rule_new"),
     path("rules/<int:rule_id>/", rule_views.rule_detail, name="rule_detail"),

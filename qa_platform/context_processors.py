@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from analytics.keyword_search import SEARCH_ROLES
 from analytics.selectors import RULE_VIEW_ROLES
 from qa_platform.roles import Role, user_role
 from transcription.selectors import PIPELINE_ROLES, UPLOAD_ROLES
@@ -15,4 +16,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "qa_can_upload": role in UPLOAD_ROLES,
         "qa_can_view_pipeline": role in PIPELINE_ROLES,
         "qa_can_view_rules": role in RULE_VIEW_ROLES,
+        "qa_can_search": role in SEARCH_ROLES,
     }
