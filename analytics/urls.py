@@ -1,7 +1,7 @@
 from django.urls import path
 
 import analytics.search_views as search_views
-from analytics import rule_views, views
+from analytics import appeal_views, rule_views, views
 
 app_name = "analytics"
 urlpatterns = [
@@ -12,6 +12,10 @@ urlpatterns = [
          name="hit_review"),
     path("calls/<int:recording_id>/manual/", views.manual_items_view, name="manual_items"),
     path("calls/<int:recording_id>/audio", views.call_audio, name="call_audio"),
+    path("calls/<int:recording_id>/appeal/", appeal_views.call_appeal, name="call_appeal"),
+    path("my/calls/", appeal_views.my_calls, name="my_calls"),
+    path("appeals/", appeal_views.appeal_list, name="appeals"),
+    path("appeals/<int:appeal_id>/decide/", appeal_views.appeal_decide, name="appeal_decide"),
     path("search/", search_views.keyword_search, name="keyword_search"),
     path("search/saved/", search_views.saved_search_create, name="saved_search_create"),
     path("search/saved/<int:saved_search_id>/delete/", search_views.saved_search_delete,

@@ -13,6 +13,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     return {
         "qa_role": role,
         "qa_is_admin": role is Role.ADMIN,
+        "qa_is_agent": role is Role.AGENT,
         "qa_can_upload": role in UPLOAD_ROLES,
         "qa_can_view_pipeline": role in PIPELINE_ROLES,
         "qa_can_view_rules": role in RULE_VIEW_ROLES,
