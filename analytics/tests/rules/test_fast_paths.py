@@ -8,11 +8,13 @@ import regex
 
 from analytics.rules import external_ops, sentiment
 from analytics.rules.engine import compile_rule_set
+from analytics.rules.expr import And, Expr, Not, Or, Ref, evaluate, justify, value
 from analytics.rules.regex_prefilter import context_free
 from analytics.rules.sentiment import LazyCallSentiment, call_sentiment, evaluate_sentiment
 from analytics.rules.text_ops import RegexEval
-from analytics.rules.types import Call, Seg
+from analytics.rules.types import Call, Evidence, OperatorResult, Seg
 from analytics.tests.rules.factories import rule
+from benchmarks import rules as bench
 
 TURNS = [
     ("agent", "您好，请问有什么可以帮您？"),
@@ -138,3 +140,52 @@ def test_a_whole_call_search_that_times_out_leaves_the_verdict_to_each_segment()
 
 def _operators(rule_set: Any) -> list[Any]:
     return [op for r in rule_set._rules for op in r.body.operators.values()]
+
+
+# -- precomputed outcomes and lazily gathered evidence ---------------------------------------
+
+
+def test_keeping_precomputed_outcomes_is_exact_on_the_benchmark_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rule_set = compile_rule_set(bench.generate_rules(), version="t")
+    calls = bench.generate_calls(12, start=100)
+    skipping = [rule_set.evaluate(call) for call in calls]
+    every_rule = set(range(len(rule_set.rules)))
+    monkeypatch.setattr(rule_set, "_touched", lambda ctx: every_rule)  # decide every rule
+    assert [rule_set.evaluate(call) for call in calls] == skipping
+
+
+def random_expr(rng: random.Random, depth: int = 0) -> Expr:
+    roll = rng.random()
+    if depth > 3 or roll < 0.35:
+        return Ref(rng.randint(1, 4))
+    if roll < 0.5:
+        return Not(random_expr(rng, depth + 1))
+    kind = And if roll < 0.75 else Or
+    return kind(random_expr(rng, depth + 1), random_expr(rng, depth + 1))
+
+
+def test_value_and_justify_mirror_evaluate() -> None:
+    rng = random.Random(11)
+    for _ in range(3000):
+        results = {
+            n: OperatorResult(rng.random() < 0.5, tuple(Evidence(n, i) for i in range(n % 3)))
+            for n in range(1, 5)
+        }
+        _check_mirrors(random_expr(rng), results)
+
+
+def _check_mirrors(expr: Expr, results: dict[int, OperatorResult]) -> None:
+    asked: list[list[int]] = [[], [], []]
+
+    def result_of(n: int, log: list[int]) -> OperatorResult:
+        log.append(n)
+        return results[n]
+
+    holds, evidence = evaluate(expr, lambda n: result_of(n, asked[0]))
+    assert value(expr, lambda n: result_of(n, asked[1]).matched) == holds
+    justified, refs = justify(expr, lambda n: result_of(n, asked[2]).matched)
+    assert justified == holds
+    assert tuple(e for n in refs for e in results[n].evidence) == evidence
+    assert asked[0] == asked[1] == asked[2]  # same operators, same order, same laziness
