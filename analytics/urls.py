@@ -1,5 +1,6 @@
 from django.urls import path
 
+import analytics.dashboards as dashboards
 import analytics.search_views as search_views
 from analytics import appeal_views, rule_views, views
 
@@ -20,6 +21,11 @@ urlpatterns = [
     path("search/saved/", search_views.saved_search_create, name="saved_search_create"),
     path("search/saved/<int:saved_search_id>/delete/", search_views.saved_search_delete,
          name="saved_search_delete"),
+    path("dashboards/", dashboards.overview, name="dashboards"),
+    path("dashboards/teams/<int:team_id>/", dashboards.team_dashboard, name="dashboard_team"),
+    path("dashboards/agents/<int:agent_id>/", dashboards.agent_dashboard,
+         name="dashboard_agent"),
+    path("dashboards/rules/<int:rule_id>/", dashboards.rule_dashboard, name="dashboard_rule"),
     path("rules/", rule_views.rules_overview, name="rules"),
     path("rules/new/", rule_views.rule_detail, name="rule_new"),
     path("rules/<int:rule_id>/", rule_views.rule_detail, name="rule_detail"),

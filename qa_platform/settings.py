@@ -8,6 +8,7 @@ every variable with its default.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -156,7 +157,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = QA_DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "qa_platform" / "static"]
+# The dashboards' Plotly: the plotly package's own plotly.min.js, served as static/vendor/plotly/.
+_plotly = importlib.util.find_spec("plotly")
+PLOTLY_JS_DIR = Path(_plotly.origin if _plotly and _plotly.origin else "").parent / "package_data"
+STATICFILES_DIRS = [BASE_DIR / "qa_platform" / "static", ("vendor/plotly", PLOTLY_JS_DIR)]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
