@@ -105,4 +105,10 @@ def test_a_supervisor_logs_in_and_sees_flagged_calls(
     with page.expect_navigation():
         page.keyboard.press("d")
     assert "review-dismissed" in page.locator(f"#{hit_id}").get_attribute("class")
+
+    # A link from the keyword audit opens the call at a second: the player is set there.
+    page.goto(page.url.split("#")[0].split("?")[0] + "?t=30#t=30")
+    page.wait_for_function(
+        "Math.abs(document.getElementById('call-audio').currentTime - 30) < 1")
+    assert page.locator(".turn.sought").count() == 1
     assert page.console_errors == []
