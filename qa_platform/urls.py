@@ -1,14 +1,24 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from qa_platform import health
+from qa_platform.roles import Role, user_role
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Agents start from their own calls; everyone else from the review queue."""
+    if user_role(request.user) is Role.AGENT:
+        return redirect("analytics:my_calls")
+    return redirect("analytics:review_queue")
+
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="analytics:review_queue"), name="home"),
+    path("", home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
