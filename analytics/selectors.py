@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from analytics.models import (
     CallScore,
@@ -251,3 +252,37 @@ def rule_recent_errors(*, user: User, rule: Rule, limit: int = 20) -> list[RuleR
 def reanalysis_jobs(*, limit: int = 10) -> list[ReanalysisJob]:
     return list(ReanalysisJob.objects.select_related("rule_set_version__rule_set",
                                                      "created_by")[:limit])  # fmt: skip
+
+
+# What the call page's history says for each audited change (reads are not changes).
+HISTORY_ACTIONS = {
+    "hit.review": _("复核规则命中"),
+    "score.manual": _("填写人工评分项"),
+    "score.finalize": _("定稿"),
+    "appeal.create": _("提出申诉"),
+    "appeal.decide": _("处理申诉"),
+    "recording.retry": _("重新处理"),
+}
+
+
+def call_history(*, recording: Recording) -> list[dict[str, Any]]:
+    """The call's changes, newest first: reviewers' and agents' decisions from the audit log
+    (one indexed query by object), and its current analysis."""
+    from qa_platform.models import AuditEvent
+
+    appeal_ids = [str(i) for i in recording.appeals.values_list("id", flat=True)]
+    events = AuditEvent.objects.filter(
+        Q(object_type="recording", object_id=str(recording.id), action__in=HISTORY_ACTIONS)
+        | Q(object_type="appeal", object_id__in=appeal_ids)
+    ).order_by("-id")[:200]
+    out: list[dict[str, Any]] = [
+        {"at": e.at, "who": e.username, "action": HISTORY_ACTIONS.get(e.action, e.action),
+         "details": e.details} for e in events
+    ]  # fmt: skip
+    score = CallScore.objects.filter(recording=recording).select_related(
+        "rule_set_version").first()  # fmt: skip
+    if score is not None:
+        out.append({"at": score.analyzed_at, "who": "", "action": _("自动分析"),
+                    "details": {"version": score.rule_set_version.number,
+                                "score": score.auto_score}})  # fmt: skip
+    return sorted(out, key=lambda row: row["at"], reverse=True)

@@ -117,6 +117,7 @@ def call_detail(request: HttpRequest, recording_id: int) -> HttpResponse:
     return render(request, "analytics/call_detail.html",
                   {"call": call, "turns": turns, "hits": hits, "score": score,
                    "sections": _sections(score),
+                   "history": selectors.call_history(recording=call),
                    "can_review": user_role(request.user) in REVIEW_ROLES})  # fmt: skip
 
 

@@ -36,8 +36,9 @@ def hit_review(*, hit: Hit, decision: str, comment: str, user: User) -> CallScor
         reviewed_at=timezone.now() if decision != Hit.Review.PENDING else None,
     )  # fmt: skip
     score = call_score_refresh(recording_id=hit.recording_id)
-    audit_record(user=user, action="hit.review", object_type="hit", object_id=hit.id,
-                 details={"recording": hit.recording_id, "from": previous, "to": decision,
+    audit_record(user=user, action="hit.review", object_type="recording",
+                 object_id=hit.recording_id,
+                 details={"hit": hit.id, "rule": hit.rule.key, "from": previous, "to": decision,
                           "comment": comment[:200], "score": score.score})  # fmt: skip
     return score
 

@@ -103,6 +103,9 @@ def test_a_supervisor_dismisses_a_hit_fills_manual_items_and_finalizes(
     assert {"hit.review", "score.manual", "score.finalize"} <= actions
     page = client.get(f"/calls/{call.id}/").content.decode()
     assert "已驳回" in page and "客户只是询问" in page
+    history = page.split('id="history"')[1]
+    for entry in ("复核规则命中", "待确认 → 已驳回", "填写人工评分项", "定稿", "自动分析", "sup1"):
+        assert entry in history, entry
 
 
 def test_finalizing_needs_every_manual_item_and_agents_and_others_cannot_review(

@@ -38,3 +38,29 @@ def item_value(item: dict[str, Any]) -> str:
     if kind == "deduction":
         return str(_("出现") if value else _("未出现"))
     return str(_("是") if value else _("否"))
+
+
+_REVIEW = {"pending": _("待确认"), "confirmed": _("已确认"), "dismissed": _("已驳回"),
+           "open": _("待处理"), "accepted": _("已采纳"), "rejected": _("已驳回")}
+
+
+@register.filter
+def history_summary(details: dict[str, Any]) -> str:
+    """One line for a call-history entry's details (see analytics.selectors.call_history)."""
+    parts: list[str] = []
+    if details.get("rule"):
+        parts.append(str(_("规则 %(rule)s") % {"rule": details["rule"]}))
+    if "to" in details:
+        before = _REVIEW.get(str(details.get("from")), details.get("from") or "—")
+        parts.append(f"{before} → {_REVIEW.get(str(details['to']), details['to'])}")
+    if details.get("status"):
+        parts.append(str(_REVIEW.get(str(details["status"]), details["status"])))
+    if isinstance(details.get("manual"), dict):
+        parts.append("、".join(f"{k}={_MANUAL.get(v, v)}" for k, v in details["manual"].items()))
+    if details.get("comment"):
+        parts.append(str(_("意见：%(comment)s") % {"comment": details["comment"]}))
+    if "version" in details:
+        parts.append(str(_("规则方案 v%(n)s") % {"n": details["version"]}))
+    if "score" in details:
+        parts.append(str(_("得分 %(score)s") % {"score": details["score"]}))
+    return "；".join(parts)
