@@ -106,6 +106,20 @@ def test_a_supervisor_logs_in_and_sees_flagged_calls(
         page.keyboard.press("d")
     assert "review-dismissed" in page.locator(f"#{hit_id}").get_attribute("class")
 
+    # Confirm the other hit with a comment, fill the manual items and finalize.
+    other = page.locator("li.hit.review-pending").first
+    other.locator("input[name=comment]").fill("确认：先报额度后核身")
+    with page.expect_navigation():
+        other.locator("button[value=confirmed]").click()
+    assert page.locator("li.hit.review-confirmed").count() == 1
+    for select in page.locator("#manual-form select").all():
+        select.select_option("pass")
+    with page.expect_navigation():
+        page.click("#manual-form button[name=finalize]")
+    assert "定稿" in page.locator("#scorecard").inner_text()
+    assert "定稿" in page.locator("#history").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "call_reviewed.png"), full_page=True)
+
     # A link from the keyword audit opens the call at a second: the player is set there.
     page.goto(page.url.split("#")[0].split("?")[0] + "?t=30#t=30")
     page.wait_for_function(
