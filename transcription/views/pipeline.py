@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,12 +13,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from qa_platform.audit import audit_record
+from qa_platform.queues import queue_depths
 from qa_platform.roles import Role, user_role
 from transcription import selectors
 from transcription.models import Recording, RecordingSource
 from transcription.services.recordings import recording_retry
 from transcription.services.sources import source_file_retry
 
+logger = logging.getLogger(__name__)
 
 @require_GET
 def pipeline_status(request: HttpRequest) -> HttpResponse:
@@ -27,6 +32,12 @@ def pipeline_status(request: HttpRequest) -> HttpResponse:
     from analytics.selectors import reanalysis_jobs
 
     context["reanalysis_jobs"] = reanalysis_jobs(limit=5)
+    context["in_process"] = settings.CELERY_TASK_ALWAYS_EAGER
+    try:
+        context["queue_depths"] = queue_depths()
+    except Exception as exc:  # the page still shows everything else
+        logger.warning("queue depths unavailable: %s", exc)
+        context["queue_error"] = True
     context["can_retry"] = role in selectors.RETRY_ROLES
     context["is_admin"] = role is Role.ADMIN
     return render(request, "transcription/pipeline.html", context)
