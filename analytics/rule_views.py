@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics import selectors
@@ -53,22 +53,23 @@ def _pretty(document: object) -> str:
 
 class RuleForm(forms.Form):
     document = forms.CharField(
-        label=_lazy("规则定义（JSON）"),
+        label=gettext_lazy("规则定义（JSON）"),
         widget=forms.Textarea(attrs={"class": "rule-doc", "spellcheck": "false"}),
     )
-    comment = forms.CharField(label=_lazy("修改说明"), max_length=500, required=False)
+    comment = forms.CharField(label=gettext_lazy("修改说明"), max_length=500, required=False)
 
 
 class BacktestForm(forms.Form):
     document = forms.CharField(widget=forms.HiddenInput)
-    days = forms.IntegerField(label=_lazy("最近天数"), min_value=1, max_value=MAX_DAYS, initial=30)
+    days = forms.IntegerField(label=gettext_lazy("最近天数"), min_value=1, max_value=MAX_DAYS,
+                              initial=30)
 
 
 class ActivateForm(forms.Form):
-    reanalyze = forms.BooleanField(label=_lazy("重新分析历史通话"), required=False)
-    date_from = forms.DateField(label=_lazy("开始日期"), required=False,
+    reanalyze = forms.BooleanField(label=gettext_lazy("重新分析历史通话"), required=False)
+    date_from = forms.DateField(label=gettext_lazy("开始日期"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))  # fmt: skip
-    date_to = forms.DateField(label=_lazy("结束日期"), required=False,
+    date_to = forms.DateField(label=gettext_lazy("结束日期"), required=False,
                               widget=forms.DateInput(attrs={"type": "date"}))  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
@@ -76,9 +77,9 @@ class ActivateForm(forms.Form):
         if data.get("reanalyze"):
             start, end = data.get("date_from"), data.get("date_to")
             if not start or not end:
-                raise forms.ValidationError(_lazy("重新分析需要开始和结束日期"))
+                raise forms.ValidationError(gettext_lazy("重新分析需要开始和结束日期"))
             if end < start:
-                raise forms.ValidationError(_lazy("结束日期早于开始日期"))
+                raise forms.ValidationError(gettext_lazy("结束日期早于开始日期"))
         return data
 
 
@@ -178,11 +179,11 @@ def rule_backtest_view(request: HttpRequest, rule_set_id: int) -> HttpResponse:
 
 
 class ScorecardForm(forms.Form):
-    labels = forms.CharField(label=_lazy("质检项（labels，JSON）"),
+    labels = forms.CharField(label=gettext_lazy("质检项（labels，JSON）"),
                              widget=forms.Textarea(attrs={"class": "rule-doc"}))  # fmt: skip
-    scorecard = forms.CharField(label=_lazy("评分规则（scorecard，JSON）"),
+    scorecard = forms.CharField(label=gettext_lazy("评分规则（scorecard，JSON）"),
                                 widget=forms.Textarea(attrs={"class": "rule-doc"}))  # fmt: skip
-    comment = forms.CharField(label=_lazy("修改说明"), max_length=500, required=False)
+    comment = forms.CharField(label=gettext_lazy("修改说明"), max_length=500, required=False)
 
 
 @require_http_methods(["GET", "POST"])

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import selectors
@@ -24,24 +24,26 @@ from transcription.storage import absolute_path
 
 
 class QueueFilterForm(forms.Form):
-    team = forms.IntegerField(required=False, label=_lazy("班组"))
-    agent = forms.IntegerField(required=False, label=_lazy("坐席"))
-    date_from = forms.DateField(required=False, label=_lazy("开始日期"))
-    date_to = forms.DateField(required=False, label=_lazy("结束日期"))
-    rule = forms.IntegerField(required=False, label=_lazy("规则"))
+    team = forms.IntegerField(required=False, label=gettext_lazy("班组"))
+    agent = forms.IntegerField(required=False, label=gettext_lazy("坐席"))
+    date_from = forms.DateField(required=False, label=gettext_lazy("开始日期"))
+    date_to = forms.DateField(required=False, label=gettext_lazy("结束日期"))
+    rule = forms.IntegerField(required=False, label=gettext_lazy("规则"))
     score_min = forms.IntegerField(required=False, min_value=0, max_value=100,
-                                   label=_lazy("最低分"))  # fmt: skip
+                                   label=gettext_lazy("最低分"))  # fmt: skip
     score_max = forms.IntegerField(required=False, min_value=0, max_value=100,
-                                   label=_lazy("最高分"))  # fmt: skip
-    sentiment = forms.ChoiceField(required=False, label=_lazy("客户结束情绪"), choices=[
-        ("", "—"), ("negative", _lazy("负面")), ("neutral", _lazy("中性")),
-        ("positive", _lazy("正面"))])  # fmt: skip
-    review_status = forms.ChoiceField(required=False, label=_lazy("复核状态"),
+                                   label=gettext_lazy("最高分"))  # fmt: skip
+    sentiment = forms.ChoiceField(required=False, label=gettext_lazy("客户结束情绪"), choices=[
+        ("", "—"), ("negative", gettext_lazy("负面")), ("neutral", gettext_lazy("中性")),
+        ("positive", gettext_lazy("正面"))])  # fmt: skip
+    review_status = forms.ChoiceField(required=False, label=gettext_lazy("复核状态"),
                                       choices=[("", "—"), *CallScore.ReviewStatus.choices])
-    assigned = forms.ChoiceField(required=False, label=_lazy("分配"), choices=[
-        ("", _lazy("全部")), ("me", _lazy("分配给我")), ("none", _lazy("未分配"))])
-    kind = forms.ChoiceField(required=False, label=_lazy("类型"), choices=[
-        ("", _lazy("全部")), ("flagged", _lazy("规则标记")), ("sampled", _lazy("抽检"))])
+    assigned = forms.ChoiceField(required=False, label=gettext_lazy("分配"), choices=[
+        ("", gettext_lazy("全部")), ("me", gettext_lazy("分配给我")),
+        ("none", gettext_lazy("未分配"))])
+    kind = forms.ChoiceField(required=False, label=gettext_lazy("类型"), choices=[
+        ("", gettext_lazy("全部")), ("flagged", gettext_lazy("规则标记")),
+        ("sampled", gettext_lazy("抽检"))])
 
 
 def _queue_filters(

@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from qa_platform.audit import audit_record
@@ -57,15 +57,18 @@ def source_edit(request: HttpRequest, source_id: int | None = None) -> HttpRespo
 
 
 class RetranscribeForm(forms.Form):
-    since = forms.DateField(label=_lazy("起始日期"), widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_lazy("结束日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label=gettext_lazy("起始日期"),
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=gettext_lazy("结束日期"),
+                            widget=forms.DateInput(attrs={"type": "date"}))
     source = forms.ModelChoiceField(RecordingSource.objects.order_by("name"), required=False,
-                                    label=_lazy("来源"), empty_label=_lazy("全部来源"))
+                                    label=gettext_lazy("来源"),
+                                    empty_label=gettext_lazy("全部来源"))
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         if data.get("since") and data.get("until") and data["until"] < data["since"]:
-            raise forms.ValidationError(_lazy("结束日期早于起始日期"))
+            raise forms.ValidationError(gettext_lazy("结束日期早于起始日期"))
         return data
 
 
