@@ -16,6 +16,7 @@ test: install
 # Speed targets, measured against baselines in the same run (see benchmarks/README.md).
 bench: install
 	$(BIN)/python benchmarks/ingest_sftp.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/rules.py $(RULES_BENCH_ARGS)
 
 check: install
 	$(BIN)/ruff check .
