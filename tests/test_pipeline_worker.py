@@ -94,8 +94,8 @@ def test_a_worker_process_pulls_transcribes_and_analyzes_and_the_call_reaches_re
 
     call_command("load_rulepack", "standard", verbosity=0)
     Agent.objects.create(code="A1023", name="王敏", team=org["team1"])
-    copy_call("call_01_annual_fee_refund")
-    copy_call("call_06_wealth_pitch_guaranteed_return")
+    copy_call("call_01_annual_fee_refund")  # clean: a refund request, score 100
+    copy_call("call_08_credit_limit_unverified")  # account details before the ID check
 
     from qa_platform.celery import app
 
@@ -118,8 +118,9 @@ def test_a_worker_process_pulls_transcribes_and_analyzes_and_the_call_reaches_re
     client = Client()
     client.force_login(org["sup1"])
     page = client.get("/calls/review/").content.decode()
-    assert refund_call.call_id in page
-    assert "退费诉求" in page
+    flagged = Recording.objects.get(original_name="call_08_credit_limit_unverified.mp3")
+    assert flagged.call_id in page and "未先核实身份" in page
+    assert refund_call.call_id not in page, "a clean call is not queued for review"
 
     # The worker's heartbeat shows in /readyz, with the queues it serves.
     workers = Client().get("/readyz").json()["workers"]
