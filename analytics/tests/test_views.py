@@ -143,14 +143,14 @@ def test_the_recording_is_served_with_ranges_to_those_who_may_see_the_call(
     url = f"/calls/{call.id}/audio"
     assert "/accounts/login/" in client.get(url)["Location"]
     client.force_login(org["sup1"])
-    whole = client.get(url)
+    whole: Any = client.get(url)
     assert (whole.status_code, whole["Content-Type"], whole["Accept-Ranges"]) == (
         200, "audio/mpeg", "bytes")
     assert b"".join(whole.streaming_content) == audio
-    part = client.get(url, HTTP_RANGE="bytes=100-299")
+    part: Any = client.get(url, HTTP_RANGE="bytes=100-299")
     assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-299/{len(audio)}"
     assert b"".join(part.streaming_content) == audio[100:300]
-    tail = client.get(url, HTTP_RANGE="bytes=-10")
+    tail: Any = client.get(url, HTTP_RANGE="bytes=-10")
     assert b"".join(tail.streaming_content) == audio[-10:]
     assert client.get(url, HTTP_RANGE=f"bytes={len(audio)}-").status_code == 416
     # Starting playback is audited once; seeking (later ranges) is the same listening.

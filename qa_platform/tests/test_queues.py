@@ -22,7 +22,8 @@ def test_in_process_mode_has_no_queues(settings: Any) -> None:
 def test_waiting_tasks_are_counted_per_queue() -> None:
     assert REDIS is not None
     with Connection(REDIS) as conn:
-        client = conn.default_channel.client
+        channel: Any = conn.default_channel  # kombu's Redis channel
+        client = channel.client
         client.delete("analytics", "asr")  # kombu keeps each queue as a Redis list
         exchange = Exchange("analytics", type="direct")
         queue = Queue("analytics", exchange, routing_key="analytics")
@@ -34,7 +35,8 @@ def test_waiting_tasks_are_counted_per_queue() -> None:
         depths = queue_depths(broker_url=REDIS)
     finally:
         with Connection(REDIS) as conn:
-            conn.default_channel.client.delete("analytics")
+            cleanup: Any = conn.default_channel
+            cleanup.client.delete("analytics")
     assert depths is not None
     assert depths["analytics"] == 3 and depths["asr"] == 0
 
