@@ -247,6 +247,7 @@ class IngestRun(models.Model):
     listed = models.PositiveIntegerField(_("列出"), default=0)
     new = models.PositiveIntegerField(_("新文件"), default=0)
     waiting = models.PositiveIntegerField(_("等待稳定"), default=0)
+    ready = models.PositiveIntegerField(_("本次拉取"), default=0)  # stable files to take
     downloaded = models.PositiveIntegerField(_("已下载"), default=0)
     skipped = models.PositiveIntegerField(_("已跳过"), default=0)
     failed = models.PositiveIntegerField(_("失败"), default=0)
@@ -260,6 +261,15 @@ class IngestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} @ {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def percent(self) -> int:
+        """How far a pull is through the files it decided to take."""
+        if self.status != self.Status.RUNNING:
+            return 100
+        if not self.ready:
+            return 0
+        return min(100, round(100 * (self.downloaded + self.failed) / self.ready))
 
     @property
     def duration_s(self) -> float | None:

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -164,10 +165,16 @@ def source_pull(*, source_id: int, progress: ProgressCallback | None = None) -> 
                              now=timezone.now())
             run.listed, run.new, run.waiting = plan.listed, plan.new, plan.waiting
             run.skipped = plan.skipped + plan.too_large
+            run.ready = len(plan.ready)
+            _save_progress(run)
+            saved = time.monotonic()
             fetches = _fetch_all(source, plan, factory, session)
             for done, fetched in enumerate(fetches, start=1):
                 _take(source, session, fetched, run)
                 source_lock_renew(source_id=source.id, owner=owner)
+                if time.monotonic() - saved >= _PROGRESS_EVERY_S:  # the pipeline page's bar
+                    _save_progress(run)
+                    saved = time.monotonic()
                 if progress is not None:
                     progress(run, len(plan.ready) - done)
     except (SftpError, SourceConfigError, OSError) as exc:
@@ -180,6 +187,17 @@ def source_pull(*, source_id: int, progress: ProgressCallback | None = None) -> 
     finally:
         source_lock_release(source_id=source_id, owner=owner)
     return run
+
+
+_PROGRESS_EVERY_S = 2.0
+
+
+def _save_progress(run: IngestRun) -> None:
+    """A running pull's counters, for the pipeline page (the run is saved whole at the end)."""
+    IngestRun.objects.filter(id=run.id).update(
+        listed=run.listed, new=run.new, waiting=run.waiting, ready=run.ready,
+        skipped=run.skipped, downloaded=run.downloaded, failed=run.failed, bytes=run.bytes,
+    )  # fmt: skip
 
 
 def sources_due(*, now: datetime | None = None) -> list[int]:

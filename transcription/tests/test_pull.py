@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -177,3 +178,25 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_a_running_pull_shows_its_progress_on_the_pipeline_page(
+    source: RecordingSource, copy_call: Callable[..., Path], client: Any, org: dict[str, Any],
+) -> None:
+    copy_call(CALL)
+    copy_call(OTHER)
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(run: IngestRun, remaining: int) -> None:
+        stored = IngestRun.objects.get(id=run.id)
+        seen.append((stored.status, stored.ready, remaining))
+
+    run = source_pull(source_id=source.id, progress=progress)
+    assert run is not None and run.ready == 2
+    # While it ran, the stored run already said how many files it was taking.
+    assert seen[0][:2] == (IngestRun.Status.RUNNING, 2)
+    IngestRun.objects.filter(id=run.id).update(status=IngestRun.Status.RUNNING, downloaded=1,
+                                               failed=0)  # fmt: skip
+    client.force_login(org["admin"])
+    page = client.get("/pipeline/").content.decode()
+    assert 'style="width: 50%"' in page and "1 / 2" in page
