@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import keyword_search as ks
@@ -106,8 +107,10 @@ def saved_search_delete(request: HttpRequest, saved_search_id: int) -> HttpRespo
 
 # -- export ----------------------------------------------------------------------------------
 
-COLUMNS = ("通话编号", "通话时间", "坐席工号", "坐席姓名", "班组", "角色", "开始时间（秒）",
-           "文本", "识别原文", "通话链接")  # fmt: skip
+COLUMNS = (gettext_lazy("通话编号"), gettext_lazy("通话时间"), gettext_lazy("坐席工号"),
+           gettext_lazy("坐席姓名"), gettext_lazy("班组"), gettext_lazy("角色"),
+           gettext_lazy("开始时间（秒）"), gettext_lazy("文本"), gettext_lazy("识别原文"),
+           gettext_lazy("通话链接"))  # fmt: skip
 
 
 def _export(request: HttpRequest, query: ks.KeywordQuery, export_format: str) -> FileResponse:
@@ -147,7 +150,7 @@ def _write_csv(lines: Iterable[list[str]], query: ks.KeywordQuery,
     file = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
     text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # BOM for Excel
     writer = csv.writer(text)
-    writer.writerow(COLUMNS)
+    writer.writerow([str(column) for column in COLUMNS])
     rows, truncated = 0, False
     for line in lines:
         if rows == ks.EXPORT_ROW_CAP:
@@ -172,7 +175,7 @@ def _write_xlsx(lines: Iterable[list[str]], query: ks.KeywordQuery,
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("搜索结果"))
-    sheet.append(list(COLUMNS))
+    sheet.append([str(column) for column in COLUMNS])
     rows, truncated = 0, False
     for line in lines:
         if rows == ks.EXPORT_ROW_CAP:

@@ -28,6 +28,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics.models import Appeal, CallScore, Hit
 from analytics.selectors import calls_visible
@@ -84,20 +85,20 @@ def appeal_create(
     comment = comment.strip()
     agent = recording.agent
     if agent is None or agent.user_id is None or agent.user_id != user.pk:
-        raise AppealError("只有本通话的坐席本人可以申诉")
+        raise AppealError(_("只有本通话的坐席本人可以申诉"))
     score = CallScore.objects.filter(recording_id=recording.id).first()
     if score is None:
-        raise AppealError("该通话尚未评分，不能申诉")
+        raise AppealError(_("该通话尚未评分，不能申诉"))
     if not appeal_window_open(score):
         deadline = timezone.localtime(appeal_deadline(score))
-        raise AppealError(f"已超过申诉期限（评分后 {settings.APPEAL_WINDOW_DAYS} 天，"
-                          f"截至 {deadline:%Y-%m-%d %H:%M}）")  # fmt: skip
+        raise AppealError(_("已超过申诉期限（评分后 %(days)s 天，截至 %(deadline)s）") % {
+            "days": settings.APPEAL_WINDOW_DAYS, "deadline": f"{deadline:%Y-%m-%d %H:%M}"})
     if (hit is None) == (not item_key):
-        raise AppealError("请选择要申诉的一条规则命中或一个评分项")
+        raise AppealError(_("请选择要申诉的一条规则命中或一个评分项"))
     if not comment:
-        raise AppealError("请填写申诉理由")
+        raise AppealError(_("请填写申诉理由"))
     if len(comment) > COMMENT_MAX:
-        raise AppealError(f"申诉理由不能超过 {COMMENT_MAX} 字")
+        raise AppealError(_("申诉理由不能超过 %(n)s 字") % {"n": COMMENT_MAX})
     # One appeal at a time per call: the "at most one open appeal" check below must not race.
     Recording.objects.select_for_update().filter(id=recording.id).first()
     targets = appeal_targets(score=score)
@@ -106,23 +107,25 @@ def appeal_create(
         target = next((h for h in targets.hits if h.id == hit.id), None)
         if target is None:
             if Hit.objects.filter(id=hit.id, recording_id=recording.id).exists():
-                raise AppealError("该规则命中已被驳回，无需申诉")
-            raise AppealError("该规则命中不属于本通话")
+                raise AppealError(_("该规则命中已被驳回，无需申诉"))
+            raise AppealError(_("该规则命中不属于本通话"))
         if open_appeals.filter(hit_id=target.id).exists():
-            raise AppealError(f"「{target.rule_version.name}」已有待处理的申诉")
+            raise AppealError(_("「%(name)s」已有待处理的申诉")
+                              % {"name": target.rule_version.name})  # fmt: skip
         hit, rule_key, what = target, target.rule.key, target.rule_version.name
     else:
         item = next((i for i in score.items
                      if i.get("key") == item_key and i.get("kind") != "manual"), None)  # fmt: skip
         if item is None:
-            raise AppealError(f"本通话的评分表没有自动评分项「{item_key}」")
+            raise AppealError(_("本通话的评分表没有自动评分项「%(key)s」") % {"key": item_key})
         if not any(i["key"] == item_key for i in targets.items):
             if not (item.get("lost") or item.get("critical")):
-                raise AppealError(f"评分项「{item['title']}」没有扣分，无需申诉")
-            raise AppealError(f"评分项「{item['title']}」不是因规则命中而扣分，无法通过申诉更正，"
-                              "请联系质检主管人工复核")  # fmt: skip
+                raise AppealError(_("评分项「%(title)s」没有扣分，无需申诉")
+                                  % {"title": item["title"]})  # fmt: skip
+            raise AppealError(_("评分项「%(title)s」不是因规则命中而扣分，无法通过申诉更正，"
+                                "请联系质检主管人工复核") % {"title": item["title"]})
         if open_appeals.filter(item_key=item_key).exists():
-            raise AppealError(f"评分项「{item['title']}」已有待处理的申诉")
+            raise AppealError(_("评分项「%(title)s」已有待处理的申诉") % {"title": item["title"]})
         rule_key, what = str(item["rule"]), str(item["title"])
     appeal = Appeal.objects.create(
         recording=recording, hit=hit, rule_key=rule_key,
@@ -153,11 +156,11 @@ def appeal_decide(*, appeal: Appeal, user: User, accept: bool, comment: str) -> 
     """Accept (dismiss what was appealed; the call is re-scored) or reject an open appeal."""
     comment = comment.strip()
     if not appeal_can_decide(appeal=appeal, user=user):
-        raise AppealError("只有该坐席所在班组的质检主管或管理员可以处理申诉")
+        raise AppealError(_("只有该坐席所在班组的质检主管或管理员可以处理申诉"))
     if not accept and not comment:
-        raise AppealError("驳回申诉时请填写处理意见")
+        raise AppealError(_("驳回申诉时请填写处理意见"))
     if len(comment) > COMMENT_MAX:
-        raise AppealError(f"处理意见不能超过 {COMMENT_MAX} 字")
+        raise AppealError(_("处理意见不能超过 %(n)s 字") % {"n": COMMENT_MAX})
     score = CallScore.objects.filter(recording_id=appeal.recording_id).first()
     before = score.score if score is not None else None
     status = Appeal.Status.ACCEPTED if accept else Appeal.Status.REJECTED
@@ -166,7 +169,7 @@ def appeal_decide(*, appeal: Appeal, user: User, accept: bool, comment: str) -> 
         decision_comment=comment, score_before=before, score_after=before,
     )  # fmt: skip
     if not closed:
-        raise AppealError("该申诉已处理，不能再次处理")
+        raise AppealError(_("该申诉已处理，不能再次处理"))
     dismissed: list[int] = []
     after = before
     if accept and score is not None:

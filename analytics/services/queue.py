@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics.models import CallScore
 from analytics.selectors import calls_visible, queue_choices
@@ -37,7 +38,7 @@ def calls_assign(*, recording_ids: Sequence[int], reviewer_id: int | None, user:
     if reviewer_id is not None and reviewer_id not in {
         r.id for r in queue_choices(user=user)["reviewers"]
     }:
-        raise QueueError("不能分配给该用户：只能分配给负责这些班组的质检主管或管理员")
+        raise QueueError(_("不能分配给该用户：只能分配给负责这些班组的质检主管或管理员"))
     visible = calls_visible(user=user).filter(id__in=list(recording_ids)).values("id")
     updated = CallScore.objects.filter(recording_id__in=visible).update(
         assigned_to_id=reviewer_id, assigned_at=timezone.now() if reviewer_id else None)

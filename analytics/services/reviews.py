@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics.models import CallScore, Hit
 from analytics.rulepack import MANUAL_VALUES
@@ -29,7 +30,7 @@ class ReviewError(ValueError):
 @transaction.atomic
 def hit_review(*, hit: Hit, decision: str, comment: str, user: User) -> CallScore:
     if decision not in (Hit.Review.CONFIRMED, Hit.Review.DISMISSED, Hit.Review.PENDING):
-        raise ReviewError(f"无效的复核结论：{decision}")
+        raise ReviewError(_("无效的复核结论：%(value)s") % {"value": decision})
     previous = hit.review
     Hit.objects.filter(id=hit.id).update(
         review=decision, review_comment=comment[:500], reviewed_by=user_or_none(user),
@@ -51,13 +52,14 @@ def manual_items_set(*, score: CallScore, answers: Mapping[str, str], user: User
     manual = dict(score.manual)
     for key, value in answers.items():
         if key not in known:
-            raise ReviewError(f"评分表没有人工项「{key}」")
+            raise ReviewError(_("评分表没有人工项「%(key)s」") % {"key": key})
         if value == "":
             manual.pop(key, None)
         elif value in MANUAL_VALUES:
             manual[key] = value
         else:
-            raise ReviewError(f"人工项「{known[key].title}」的取值无效：{value}")
+            raise ReviewError(_("人工项「%(title)s」的取值无效：%(value)s")
+                              % {"title": known[key].title, "value": value})  # fmt: skip
     CallScore.objects.filter(id=score.id).update(manual=manual)
     refreshed = call_score_refresh(recording_id=score.recording_id)
     audit_record(user=user, action="score.manual", object_type="recording",
@@ -73,7 +75,7 @@ def score_finalize(*, score: CallScore, user: User) -> CallScore:
     if score.pending_manual:
         titles = {i["key"]: i["title"] for i in score.items}
         missing = "、".join(titles.get(k, k) for k in score.pending_manual)
-        raise ReviewError(f"请先填写人工评分项：{missing}")
+        raise ReviewError(_("请先填写人工评分项：%(items)s") % {"items": missing})
     score.review_status = CallScore.ReviewStatus.FINALIZED
     score.finalized_by, score.finalized_at = user_or_none(user), timezone.now()
     score.save(update_fields=["review_status", "finalized_by", "finalized_at"])

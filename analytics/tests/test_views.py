@@ -161,3 +161,12 @@ def test_the_recording_is_served_with_ranges_to_those_who_may_see_the_call(
     client.force_login(org["sup1"])
     gone = client.get(url)
     assert gone.status_code == 410 and "保留期限" in gone.content.decode()
+
+
+def test_review_errors_follow_the_chosen_language(client: Client, org: dict, calls: dict,
+                                                  settings: Any) -> None:  # fmt: skip
+    client.force_login(org["sup1"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.post(f"/calls/{calls['team1'].id}/manual/", {"finalize": "1"},
+                       follow=True).content.decode()  # fmt: skip
+    assert "Fill in the manual items first" in page
