@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 from analytics.models import Hit, Rule, RuleVersion
 from analytics.selectors import User, calls_visible
 from qa_platform.models import Agent, Team
-from qa_platform.roles import Role, user_role
+from qa_platform.scoping import agents_visible, teams_visible
 from transcription.models import Recording
 
 # (label, lowest score, highest score) of the score distribution's buckets.
@@ -52,29 +52,6 @@ class Slice:
 
 
 # -- what the user may open ----------------------------------------------------------------------
-
-
-def teams_visible(*, user: User) -> QuerySet[Team]:
-    """Teams whose dashboard the user may open: all for admins and auditors, a supervisor's own
-    teams; none for agents (a team page would show other agents' numbers)."""
-    role = user_role(user)
-    if role in (Role.ADMIN, Role.AUDITOR):
-        return Team.objects.all()
-    if role is Role.SUPERVISOR:
-        return Team.objects.filter(supervisors=user.pk)
-    return Team.objects.none()
-
-
-def agents_visible(*, user: User) -> QuerySet[Agent]:
-    """Agents whose dashboard the user may open, by the same rule as `scope_to_user`."""
-    role = user_role(user)
-    if role in (Role.ADMIN, Role.AUDITOR):
-        return Agent.objects.all()
-    if role is Role.SUPERVISOR:
-        return Agent.objects.filter(team__in=Team.objects.filter(supervisors=user.pk).values("id"))
-    if role is Role.AGENT:
-        return Agent.objects.filter(user=user.pk)
-    return Agent.objects.none()
 
 
 def dashboard_team(*, user: User, team_id: int) -> Team:

@@ -31,6 +31,7 @@ from analytics.selectors import RULE_VIEW_ROLES
 from qa_platform.audit import audit_record
 from qa_platform.models import Agent, Team
 from qa_platform.roles import Role, user_role
+from qa_platform.scoping import teams_visible
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -347,7 +348,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         if own is not None:  # an agent's dashboard is their own agent page
             url = reverse("analytics:dashboard_agent", args=[own.id])
             return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
-    teams = list(data.teams_visible(user=user))
+    teams = list(teams_visible(user=user))
     filters = _parse_filters(request, teams=teams)
     board = Board(request, filters.where)
     return _respond(board, page="overview", object_id="", notices=filters.notices,
@@ -384,7 +385,7 @@ def agent_dashboard(request: HttpRequest, agent_id: int) -> HttpResponse:
     def context() -> dict[str, Any]:
         rank = data.agent_rank(user=request.user, where=board.where, agent=agent)
         return {"agent": agent, "rank": rank,
-                "team_visible": agent.team_id is not None and data.teams_visible(
+                "team_visible": agent.team_id is not None and teams_visible(
                     user=request.user).filter(id=agent.team_id).exists(),
                 "summary": data.summary(user=request.user, where=board.where)}  # fmt: skip
 
@@ -401,7 +402,7 @@ def rule_dashboard(request: HttpRequest, rule_id: int) -> HttpResponse:
         rule = data.dashboard_rule(rule_id=rule_id)
     except Rule.DoesNotExist:
         raise Http404 from None
-    teams = list(data.teams_visible(user=request.user))
+    teams = list(teams_visible(user=request.user))
     filters = _parse_filters(request, teams=teams)
     board = Board(request, filters.where, rule=rule)
     return _respond(board, page="rule", object_id=rule.id, notices=filters.notices,

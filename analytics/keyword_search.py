@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 
 from analytics.models import Hit, Rule, RuleVersion, SavedSearch
 from analytics.selectors import calls_visible
-from qa_platform.models import Agent, Team
 from qa_platform.roles import Role, user_role
+from qa_platform.scoping import agents_visible, teams_visible
 from transcription.models import Recording, Segment
 
 User = AbstractBaseUser | AnonymousUser
@@ -169,24 +169,6 @@ def _int(value: Any) -> int | None:
 
 
 # -- choices for the form --------------------------------------------------------------------
-
-
-def teams_visible(*, user: User) -> QuerySet[Team]:
-    role = user_role(user)
-    if role in (Role.ADMIN, Role.AUDITOR):
-        return Team.objects.all()
-    if role is Role.SUPERVISOR:
-        return Team.objects.filter(supervisors=user.pk)
-    return Team.objects.none()
-
-
-def agents_visible(*, user: User) -> QuerySet[Agent]:
-    role = user_role(user)
-    if role in (Role.ADMIN, Role.AUDITOR):
-        return Agent.objects.all()
-    if role is Role.SUPERVISOR:
-        return Agent.objects.filter(team__in=teams_visible(user=user).values("id"))
-    return Agent.objects.none()
 
 
 def rules_for_filter() -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from analytics import keyword_search as ks
 from analytics.models import SavedSearch
 from analytics.services import saved_searches
 from qa_platform.audit import audit_record
+from qa_platform.scoping import agents_visible, teams_visible
 from transcription.models import Segment
 
 PAGE_SIZE = 50
@@ -51,8 +52,8 @@ def keyword_search(request: HttpRequest) -> HttpResponse | FileResponse:
         "parsed": parsed, "query": query, "min_length": ks.MIN_TERM_LENGTH,
         "cap": ks.EXPORT_ROW_CAP, "roles": Segment.Role.choices,
         "sentiments": [("negative", _("负面")), ("neutral", _("中性")), ("positive", _("正面"))],
-        "teams": ks.teams_visible(user=request.user).order_by("name"),
-        "agents": ks.agents_visible(user=request.user).select_related("team").order_by("code"),
+        "teams": teams_visible(user=request.user).order_by("name"),
+        "agents": agents_visible(user=request.user).select_related("team").order_by("code"),
         "rules": ks.rules_for_filter(),
         "saved": [{"saved": s, "url": _search_url(s.query)}
                   for s in ks.saved_searches(user=request.user)],

@@ -11,7 +11,7 @@ from typing import TypeVar
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model, QuerySet
 
-from qa_platform.models import Team
+from qa_platform.models import Agent, Team
 from qa_platform.roles import Role, user_role
 
 M = TypeVar("M", bound=Model)
@@ -35,3 +35,26 @@ def scope_to_user(
     if role is Role.AGENT:
         return queryset.filter(**{f"{agent_path}__user": user})
     return queryset.none()
+
+
+def teams_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
+    """Teams whose pages and filters the user may use: all for admins and auditors, a
+    supervisor's own teams, none for agents (a team shows other agents' numbers)."""
+    role = user_role(user)
+    if role in (Role.ADMIN, Role.AUDITOR):
+        return Team.objects.all()
+    if role is Role.SUPERVISOR:
+        return Team.objects.filter(supervisors=user.pk)
+    return Team.objects.none()
+
+
+def agents_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Agent]:
+    """Agents the user may see, by the same rule as `scope_to_user`."""
+    role = user_role(user)
+    if role in (Role.ADMIN, Role.AUDITOR):
+        return Agent.objects.all()
+    if role is Role.SUPERVISOR:
+        return Agent.objects.filter(team__in=Team.objects.filter(supervisors=user.pk).values("id"))
+    if role is Role.AGENT:
+        return Agent.objects.filter(user=user.pk)
+    return Agent.objects.none()
