@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analytics import selectors
 from analytics.models import Appeal, CallScore, Hit
 from analytics.services import appeals
+from qa_platform.audit import audit_record
 from transcription.models import Recording
 
 _STATUSES = [("", gettext_lazy("全部")), *((s.value, s.label) for s in Appeal.Status)]
@@ -59,6 +60,9 @@ def call_appeal(request: HttpRequest, recording_id: int) -> HttpResponse:
                          chosen=request.POST.get("target", ""), status=400)  # fmt: skip
         messages.success(request, _("申诉已提交，等待质检主管处理"))
         return redirect(reverse("analytics:call_appeal", args=[call.id]))
+    # The hits' reasons quote the transcript: reading them is a transcript view.
+    audit_record(user=request.user, action="transcript.view", object_type="recording",
+                 object_id=call.id, details={"page": "appeal"})  # fmt: skip
     return _form(request, call, score)
 
 

@@ -263,3 +263,14 @@ def test_agents_get_their_own_navigation(client: Client, org: dict, calls: dict)
     assert "CALL-a" in page and "CALL-c" in page and "CALL-b" not in page
     supervisor = html(client, org["sup1"], "/appeals/")
     assert 'href="/my/calls/"' not in supervisor and 'href="/appeals/"' in supervisor
+
+
+def test_opening_the_appeal_page_is_audited_as_a_transcript_view(
+    client: Client, org: dict[str, Any]
+) -> None:
+    install()
+    call = analyzed_call("audit-appeal", org["agent1"], [("customer", "我要退费。")])
+    client.force_login(org["agent_user"])
+    assert client.get(f"/calls/{call.id}/appeal/").status_code == 200
+    event = AuditEvent.objects.get(action="transcript.view", object_id=str(call.id))
+    assert event.details == {"page": "appeal"} and event.username == "a1"
