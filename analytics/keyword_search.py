@@ -2,9 +2,10 @@
 
 Reads only, scoped to the user like every selector. Terms match `text` (what the UI shows)
 or `raw_text` (as heard, before number normalisation), case-insensitively for Latin letters.
-On PostgreSQL the `icontains` lookups are served by trigram indexes on UPPER(text) and
-UPPER(raw_text) (transcription migration 0006), because Django writes them as
-`UPPER(col) LIKE UPPER(%term%)`.
+On PostgreSQL the `icontains` lookups of terms of three or more characters are served by
+trigram indexes on UPPER(text) and UPPER(raw_text) (transcription migration 0006), because
+Django writes them as `UPPER(col) LIKE UPPER(%term%)`; two-character terms, which a trigram
+index cannot answer, by bigram indexes on qa_bigrams(UPPER(col)) (migration 0008).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.fields.array import ArrayContains  # type: ignore[attr-defined]
+from django.db import connection
+from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -182,7 +187,18 @@ def rules_for_filter() -> list[dict[str, Any]]:
 
 
 def _term_q(term: str) -> Q:
+    if len(term) == 2 and connection.vendor == "postgresql":
+        # Served by the bigram indexes (transcription 0008); a trigram index cannot answer a
+        # two-character LIKE. Exact: a two-character term is in a text iff in its bigrams.
+        wanted = Value([term.upper()], output_field=ArrayField(TextField()))
+        return Q(ArrayContains(_bigrams("text"), wanted)) | Q(
+            ArrayContains(_bigrams("raw_text"), wanted)
+        )
     return Q(text__icontains=term) | Q(raw_text__icontains=term)
+
+
+def _bigrams(column: str) -> Func:
+    return Func(Upper(column), function="qa_bigrams", output_field=ArrayField(TextField()))
 
 
 def _calls(query: KeywordQuery, *, user: User) -> QuerySet[Recording]:

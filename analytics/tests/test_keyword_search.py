@@ -69,6 +69,8 @@ def _id(value: object) -> str:
     ({"q": "年费 投诉", "match": "all"}, {"CALL-other"}),
     ({"q": '"credit card"'}, {"CALL-card"}),  # a phrase, case-insensitive
     ({"q": "CREDIT"}, {"CALL-card"}),
+    ({"q": "cA"}, {"CALL-card"}),  # two characters (a bigram lookup on PostgreSQL), any case
+    ({"q": "寄出 有什么"}, {"CALL-card", "CALL-refund"}),  # a two- and a three-character term
     ({"q": "投诉", "role": "agent"}, {"CALL-other"}),
     ({"q": "投诉", "role": "customer"}, {"CALL-xss"}),
     ({"q": "年费 投诉", "match": "all", "role": "customer"}, set()),
