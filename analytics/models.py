@@ -197,6 +197,9 @@ class CallScore(models.Model):
     labels = models.JSONField(_("质检项结果"), default=dict)
     outcomes = models.JSONField(_("规则结果"), default=dict)
     manual = models.JSONField(_("人工评分项"), default=dict)  # item key → pass/fail/na
+    # label key → value, set when an appeal against an automatic item is accepted and no hit
+    # could be dismissed (e.g. a required phrase the ASR missed); kept across re-analysis.
+    overrides = models.JSONField(_("改判的评分项"), default=dict, blank=True)
     pending_manual = models.JSONField(_("待填人工项"), default=list)
     metrics = models.JSONField(_("通话指标"), default=dict)
     sentiment = models.JSONField(_("情绪"), default=dict)

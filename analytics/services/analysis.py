@@ -15,7 +15,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +213,7 @@ class _Carried:
     assigned_to_id: int | None = None
     assigned_at: Any = None
     sampled: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def _carried(recording_ids: list[int]) -> dict[int, _Carried]:
@@ -228,13 +229,13 @@ def _carried(recording_ids: list[int]) -> dict[int, _Carried]:
     out: dict[int, _Carried] = {}
     scores = CallScore.objects.filter(recording_id__in=recording_ids).values(
         "recording_id", "manual", "review_status", "finalized_by_id", "finalized_at",
-        "assigned_to_id", "assigned_at", "sampled",
+        "assigned_to_id", "assigned_at", "sampled", "overrides",
     )
     for row in scores:
         out[row["recording_id"]] = _Carried(
             reviews.pop(row["recording_id"], {}), row["manual"], row["review_status"],
             row["finalized_by_id"], row["finalized_at"], row["assigned_to_id"],
-            row["assigned_at"], row["sampled"],
+            row["assigned_at"], row["sampled"], row["overrides"],
         )
     for recording_id, kept in reviews.items():
         out[recording_id] = _Carried(kept, {}, CallScore.ReviewStatus.PENDING, None, None)
@@ -373,18 +374,27 @@ def _errors(analysis: CallAnalysis, compiled: CompiledVersion) -> list[RuleRunEr
 def score_fields(
     compiled_pack: RulePack, outcomes: Mapping[str, Mapping[str, Any]], *, mono: bool,
     sentiment: Mapping[str, Mapping[str, str]], dismissed: frozenset[str],
-    manual: Mapping[str, str],
+    manual: Mapping[str, str], overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Labels, items, score and flag from stored outcomes: the one place a call is scored."""
+    """Labels, items, score and flag from stored outcomes: the one place a call is scored.
+
+    `overrides` (label key → value, from accepted appeals) replace what the rules said; the
+    items they change are marked "overridden".
+    """
     states = {key: OutcomeState(**state) for key, state in outcomes.items()}
     labels, occurrences = compiled_pack.read_labels(states, mono=mono, sentiment=sentiment,
                                                     dismissed=dismissed)  # fmt: skip
+    changed = {key: value for key, value in (overrides or {}).items() if key in labels}
+    labels = {**labels, **changed}
     result = compiled_pack.scorecard.score(labels, occurrences, manual)
+    items = [item.as_dict() for item in result.items]
+    for item in items:
+        if item["key"] in changed and item["kind"] != "manual":
+            item["overridden"] = True
     return {
         "labels": labels, "score": result.score, "flagged": result.flagged,
         "flag_reasons": list(result.reasons), "critical": bool(result.critical),
-        "items": [item.as_dict() for item in result.items],
-        "pending_manual": list(result.pending),
+        "items": items, "pending_manual": list(result.pending),
     }  # fmt: skip
 
 
@@ -404,10 +414,11 @@ def _score(
     dismissed = frozenset(key_of[h["rule_id"]] for h in hits
                           if h.get("review") == Hit.Review.DISMISSED)
     manual = dict(kept.manual) if kept else {}
+    overrides = dict(kept.overrides) if kept else {}
     sentiment = sentiment_labels(analysis.sentiment)
     mono = analysis.call.channel_layout == "mono"
     fields = score_fields(compiled.pack, outcomes, mono=mono, sentiment=sentiment,
-                          dismissed=dismissed, manual=manual)  # fmt: skip
+                          dismissed=dismissed, manual=manual, overrides=overrides)  # fmt: skip
     auto = score_fields(compiled.pack, outcomes, mono=mono, sentiment=sentiment,
                         dismissed=frozenset(), manual={})["score"]  # fmt: skip
     live = [h for h in hits if h.get("review") != Hit.Review.DISMISSED]
@@ -422,7 +433,7 @@ def _score(
         "rule_versions": {key: number for key, number in compiled.rule_version_numbers.items()
                           if key in read},
         "auto_score": auto, "severity_rank": severity_rank, "hit_count": len(live),
-        "outcomes": outcomes, "manual": manual, "metrics": analysis.metrics,
+        "outcomes": outcomes, "manual": manual, "overrides": overrides, "metrics": analysis.metrics,
         "sentiment": {role: {"start": r.start, "end": r.end, "overall": r.overall,
                              "start_score": r.start_score, "end_score": r.end_score,
                              "overall_score": r.overall_score} for role, r in by_role.items()},
@@ -440,6 +451,23 @@ def _score(
     }  # fmt: skip
 
 
+def call_score_fields(
+    score: CallScore, *, hits: Sequence[Hit] | None = None, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`score_fields` for a stored call score, as it would be with these overrides."""
+    compiled = compiled_version(score.rule_set_version)
+    if hits is None:
+        hits = list(Hit.objects.filter(recording_id=score.recording_id))
+    key_of = {ref.rule_id: key for key, ref in compiled.rules.items()}
+    dismissed = frozenset(key_of[h.rule_id] for h in hits
+                          if h.review == Hit.Review.DISMISSED and h.rule_id in key_of)
+    mono = Recording.objects.filter(id=score.recording_id, channels=1).exists()
+    sentiment = {role: {k: v for k, v in values.items() if k in ("start", "end", "overall")}
+                 for role, values in score.sentiment.items()}  # fmt: skip
+    return score_fields(compiled.pack, score.outcomes, mono=mono, sentiment=sentiment,
+                        dismissed=dismissed, manual=score.manual, overrides=overrides)
+
+
 def call_score_refresh(*, recording_id: int) -> CallScore:
     """Score a call again from its stored outcomes, reviews and manual items (no engine run).
 
@@ -450,16 +478,8 @@ def call_score_refresh(*, recording_id: int) -> CallScore:
     with transaction.atomic():
         score = (CallScore.objects.select_for_update().select_related("rule_set_version")
                  .get(recording_id=recording_id))  # fmt: skip
-        compiled = compiled_version(score.rule_set_version)
         hits = list(Hit.objects.filter(recording_id=recording_id))
-        key_of = {ref.rule_id: key for key, ref in compiled.rules.items()}
-        dismissed = frozenset(key_of[h.rule_id] for h in hits
-                              if h.review == Hit.Review.DISMISSED and h.rule_id in key_of)
-        mono = Recording.objects.filter(id=recording_id, channels=1).exists()
-        sentiment = {role: {k: v for k, v in values.items() if k in ("start", "end", "overall")}
-                     for role, values in score.sentiment.items()}  # fmt: skip
-        fields = score_fields(compiled.pack, score.outcomes, mono=mono, sentiment=sentiment,
-                              dismissed=dismissed, manual=score.manual)  # fmt: skip
+        fields = call_score_fields(score, hits=hits, overrides=score.overrides)
         live = [h for h in hits if h.review != Hit.Review.DISMISSED]
         rank = max((SEVERITY_RANK[Severity(h.severity)] for h in live), default=0)
         fields["severity_rank"] = SEVERITY_RANK[Severity.CRITICAL] if fields["critical"] else rank

@@ -9,9 +9,11 @@ call is ever re-scored (`reviews.hit_review`, where a dismissed hit reads as "ru
 - A hit appeal dismisses that hit (or, when a re-analysis replaced the hit row, the call's live
   hits of the same rule).
 - An item appeal dismisses every live hit of the rule the item is read from (the item's `rule`
-  in `CallScore.items`). That is why only automatic items that lost points, or made the call
-  critical, *because their rule fired* can be appealed: an item lost because a rule did not fire
-  has no hit to dismiss, and the agent is told so when appealing instead of after waiting.
+  in `CallScore.items`). When that is not enough — the item lost points because a rule did
+  *not* fire (a required phrase the ASR missed), or it is read from several rules — the
+  item's label is overridden for this call (`CallScore.overrides`) with the value under which
+  it loses nothing and is not critical; the call page marks it 已改判, and the override is
+  kept when the call is re-analyzed.
 The score before and after the decision is kept on the appeal; both decisions are audited.
 """
 
@@ -33,6 +35,7 @@ from django.utils.translation import gettext as _
 from analytics.models import Appeal, CallScore, Hit
 from analytics.selectors import calls_visible
 from analytics.services import reviews
+from analytics.services.analysis import call_score_fields, call_score_refresh
 from analytics.services.rulesets import user_or_none
 from qa_platform.audit import audit_record
 from qa_platform.models import Team
@@ -66,14 +69,12 @@ class AppealTargets:
 
 
 def appeal_targets(*, score: CallScore) -> AppealTargets:
-    """Hits not dismissed yet, and automatic items that cost points because their rule fired."""
+    """Hits not dismissed yet, and automatic items that cost points or made the call critical."""
     hits = list(Hit.objects.filter(recording_id=score.recording_id)
                 .exclude(review=Hit.Review.DISMISSED)
                 .select_related("rule", "rule_version").order_by("start_ms", "id"))  # fmt: skip
-    fired = {hit.rule.key for hit in hits}
     items = [item for item in score.items
-             if item.get("kind") != "manual" and (item.get("lost") or item.get("critical"))
-             and item.get("rule") in fired]  # fmt: skip
+             if item.get("kind") != "manual" and (item.get("lost") or item.get("critical"))]
     return AppealTargets(hits=hits, items=items)
 
 
@@ -119,14 +120,11 @@ def appeal_create(
         if item is None:
             raise AppealError(_("本通话的评分表没有自动评分项「%(key)s」") % {"key": item_key})
         if not any(i["key"] == item_key for i in targets.items):
-            if not (item.get("lost") or item.get("critical")):
-                raise AppealError(_("评分项「%(title)s」没有扣分，无需申诉")
-                                  % {"title": item["title"]})  # fmt: skip
-            raise AppealError(_("评分项「%(title)s」不是因规则命中而扣分，无法通过申诉更正，"
-                                "请联系质检主管人工复核") % {"title": item["title"]})
+            raise AppealError(_("评分项「%(title)s」没有扣分，无需申诉")
+                              % {"title": item["title"]})  # fmt: skip
         if open_appeals.filter(item_key=item_key).exists():
             raise AppealError(_("评分项「%(title)s」已有待处理的申诉") % {"title": item["title"]})
-        rule_key, what = str(item["rule"]), str(item["title"])
+        rule_key, what = str(item.get("rule") or ""), str(item["title"])
     appeal = Appeal.objects.create(
         recording=recording, hit=hit, rule_key=rule_key,
         item_key=item_key if hit is None else "", comment=comment, created_by_id=user.pk,
@@ -178,13 +176,42 @@ def appeal_decide(*, appeal: Appeal, user: User, accept: bool, comment: str) -> 
             after = reviews.hit_review(hit=hit, decision=Hit.Review.DISMISSED, comment=note,
                                        user=user).score  # fmt: skip
             dismissed.append(hit.id)
+        if appeal.item_key:
+            overridden = _override_item(appeal.recording_id, appeal.item_key)
+            if overridden is not None:
+                after = overridden.score
         Appeal.objects.filter(id=appeal.id).update(score_after=after)
     audit_record(user=user, action="appeal.decide", object_type="appeal", object_id=appeal.id,
                  details={"recording": appeal.recording_id, "status": status,
                           "comment": comment[:200], "dismissed_hits": dismissed,
+                          "overridden_item": appeal.item_key if accept else "",
                           "score_before": before, "score_after": after})  # fmt: skip
     appeal.refresh_from_db()
     return appeal
+
+
+def _override_item(recording_id: int, item_key: str) -> CallScore | None:
+    """Override the item's label so it loses nothing, unless it already does; re-score.
+
+    The value is the first of True, False, None (does not apply) under which the scorecard
+    takes no points for the item and does not call it critical.
+    """
+    score = (CallScore.objects.select_for_update().select_related("rule_set_version")
+             .get(recording_id=recording_id))  # fmt: skip
+    item = next((i for i in score.items if i.get("key") == item_key), None)
+    if item is None or item.get("kind") == "manual":
+        return None
+    if not (item.get("lost") or item.get("critical")):
+        return None
+    for value in (True, False, None):
+        trial = {**score.overrides, item_key: value}
+        fields = call_score_fields(score, overrides=trial)
+        result = next((i for i in fields["items"] if i["key"] == item_key), None)
+        if result is not None and not result["lost"] and not result["critical"]:
+            score.overrides = trial
+            score.save(update_fields=["overrides"])
+            return call_score_refresh(recording_id=recording_id)
+    return None
 
 
 def _appealed_hits(appeal: Appeal, score: CallScore) -> list[Hit]:

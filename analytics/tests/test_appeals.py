@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from analytics.models import Appeal, CallScore, Hit
 from analytics.services.appeals import AppealError, appeal_create, appeal_decide
-from analytics.tests.packs import analyzed_call, install
+from analytics.tests.packs import REFUND_PACK, REFUND_RULE, analyzed_call, install, refund_pack
 from qa_platform.models import Agent, AuditEvent
 from qa_platform.roles import Role
 from transcription.models import Recording
@@ -98,6 +98,45 @@ def test_accepting_an_item_appeal_dismisses_the_hits_of_the_rule_the_item_is_rea
     decided = appeal_decide(appeal=appeal, user=org["admin"], accept=True, comment="")
     assert (decided.status, decided.score_before, decided.score_after) == ("accepted", 90, 100)
     assert Hit.objects.get(recording=call).review == "dismissed"
+
+
+GREETING_RULE: dict[str, Any] = {
+    "key": "greeting", "name": "开场问候", "severity": "minor", "explanation": "坐席问候{evidence}",
+    "operators": {"1": {"type": "keywords", "role": "agent", "any": ["您好"]}},
+}  # fmt: skip
+
+
+def test_an_item_lost_because_a_phrase_was_missing_is_overridden_and_stays_after_reanalysis(
+    client: Client, org: dict
+) -> None:
+    """The agent said the greeting but the ASR missed it: no hit to dismiss, the item is
+    overridden instead, the call page says so, and re-analysis keeps it."""
+    from analytics.services.analysis import call_analyze
+
+    install(refund_pack(
+        rules=[REFUND_RULE, GREETING_RULE],
+        labels={**REFUND_PACK["labels"],
+                "greeting": {"title": "开场问候", "rule": "greeting", "true_when": "fired"}},
+        scorecard={**REFUND_PACK["scorecard"], "points": {"greeting": 20}},
+    ))  # fmt: skip
+    call = analyzed_call("g", org["agent1"], [("agent", "恩好，请讲"), ("customer", "查账单")])
+    score = CallScore.objects.get(recording=call)
+    assert score.score == 80 and not Hit.objects.filter(recording=call).exists()
+
+    appeal = appeal_create(recording=call, user=org["agent_user"], item_key="greeting",
+                           comment="我说了您好，是识别错了")  # fmt: skip
+    decided = appeal_decide(appeal=appeal, user=org["sup1"], accept=True, comment="已听录音")
+    assert (decided.status, decided.score_before, decided.score_after) == ("accepted", 80, 100)
+    score.refresh_from_db()
+    assert score.overrides == {"greeting": True} and score.labels["greeting"] is True
+    item = next(i for i in score.items if i["key"] == "greeting")
+    assert item["overridden"] and not item["lost"]
+    assert AuditEvent.objects.get(action="appeal.decide").details["overridden_item"] == "greeting"
+    assert "已改判" in html(client, org["sup1"], f"/calls/{call.id}/")
+
+    call_analyze(recording_id=call.id)  # e.g. a new rule-set version re-analyzes the call
+    score.refresh_from_db()
+    assert (score.score, score.overrides) == (100, {"greeting": True})
 
 
 def test_a_rejected_appeal_keeps_the_score_and_needs_a_reason(
