@@ -5,6 +5,8 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from qa_platform.i18n import localized
+
 register = template.Library()
 
 
@@ -64,3 +66,9 @@ def history_summary(details: dict[str, Any]) -> str:
     if "score" in details:
         parts.append(str(_("得分 %(score)s") % {"score": details["score"]}))
     return "；".join(parts)
+
+
+@register.filter(name="localized")
+def localized_filter(text: object) -> str:
+    """Stored text (an error, a reason) in the reader's language; see qa_platform.i18n."""
+    return localized(text)
