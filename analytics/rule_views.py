@@ -27,6 +27,7 @@ from analytics.services.rulesets import (
     rule_set_version_activate,
     scorecard_save,
 )
+from qa_platform.i18n import localized
 from qa_platform.roles import Role, user_role
 
 NEW_RULE_TEMPLATE: dict[str, Any] = {
@@ -124,7 +125,7 @@ def rule_detail(request: HttpRequest, rule_id: int | None = None) -> HttpRespons
                                   comment=form.cleaned_data["comment"],
                                   original_key=rule.key if rule else None)  # fmt: skip
             except RuleSetError as exc:
-                errors = list(exc.errors)
+                errors = [localized(error) for error in exc.errors]
             else:
                 text = _("已保存规则「%(name)s」第 %(number)s 版，已加入草稿版本，生效后用于新通话")
                 messages.success(request, text % {"name": saved.name, "number": saved.number})
@@ -168,7 +169,7 @@ def rule_backtest_view(request: HttpRequest, rule_set_id: int) -> HttpResponse:
             result = rule_backtest(rule_set=rule_set, document=document,
                                    days=form.cleaned_data["days"], user=request.user)  # fmt: skip
         except RuleSetError as exc:
-            errors = list(exc.errors)
+            errors = [localized(error) for error in exc.errors]
     else:
         errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
     rule = Rule.objects.filter(rule_set=rule_set, key=(document or {}).get("key")).first()
@@ -212,7 +213,7 @@ def scorecard_edit(request: HttpRequest, rule_set_id: int) -> HttpResponse:
                                            user=request.user,
                                            comment=form.cleaned_data["comment"])  # fmt: skip
                 except RuleSetError as exc:
-                    errors = list(exc.errors)
+                    errors = [localized(error) for error in exc.errors]
                 else:
                     messages.success(request, _("已保存评分表第 %(number)s 版，已加入草稿版本")
                                      % {"number": saved.number})  # fmt: skip
@@ -241,7 +242,7 @@ def version_activate(request: HttpRequest, version_id: int) -> HttpResponse:
         )  # fmt: skip
     except RuleSetError as exc:
         for error in exc.errors:
-            messages.error(request, error)
+            messages.error(request, localized(error))
         return redirect("analytics:rules")
     messages.success(request, _("第 %(number)s 版已生效，新通话将按此版本分析")
                      % {"number": version.number})  # fmt: skip
@@ -257,7 +258,7 @@ def job_progress(request: HttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse({
         "id": job.id, "status": job.status, "status_display": job.get_status_display(),
         "total": job.total, "done": job.done, "failed": job.failed, "percent": job.percent,
-        "error": job.error,
+        "error": localized(job.error),
     })  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from analytics.rules.engine import CompiledRuleSet, compile_rule_set
 from analytics.rules.sentiment import CallSentiment, call_sentiment
 from analytics.rules.spec import RuleSpecError
 from analytics.rules.types import Call, Hit, RuleOutcome, Seg
+from qa_i18n import msg
 from transcription.asr.itn import normalize
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "rulepacks"
@@ -39,7 +40,6 @@ TRUE_WHEN = ("fired", "not_fired")
 NULL_WHEN = ("not_applies", "mono")
 SENTIMENT_ROLES = ("customer", "agent")
 SENTIMENT_SCOPES = ("start", "end", "overall")
-SENTIMENT_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 ROLES = ("agent", "customer", "unknown")
 _PACK_FIELDS = {"name", "title", "version", "description", "rules", "labels", "scorecard"}
 _LABEL_FIELDS = {"title", "rule", "true_when", "null_when", "sentiment", "scope", "note"}
@@ -48,7 +48,7 @@ _SCORECARD_FIELDS = {
 }
 _MANUAL_FIELDS = {"title", "points", "critical", "note"}
 MANUAL_VALUES = ("pass", "fail", "na")
-UNSECTIONED = "其他"
+UNSECTIONED = msg("其他")  # the section of items no section lists; views show it translated
 
 Prediction = bool | str | None
 
@@ -188,10 +188,11 @@ class Scorecard:
                           if item.critical and answers.get(k) == "fail")  # fmt: skip
         score = 0 if critical else max(0, self.base - sum(lost.values()))
         reasons = [self._critical_reason(c) for c in self.critical if c.label in critical]
-        reasons += [f"严重项：{item.title}不合格（记 0 分）" for k, item in self.manual.items()
-                    if k in critical]  # fmt: skip
+        reasons += [msg("严重项：{item}不合格（记 0 分）", item=item.title)
+                    for k, item in self.manual.items() if k in critical]  # fmt: skip
         if score < self.flag_below and not critical:  # a critical failure says it already
-            reasons.append(f"得分 {score} 低于 {self.flag_below:g} 分")
+            below = f"{self.flag_below:g}"
+            reasons.append(msg("得分 {score} 低于 {threshold} 分", score=score, threshold=below))
         reasons += [self._reason(c) for c in self.flag_when if c.holds(labels)]
         pending = tuple(k for k in self.manual if answers.get(k) not in MANUAL_VALUES)
         items = self._items(labels, answers, lost, set(critical))
@@ -228,14 +229,24 @@ class Scorecard:
         return self.titles.get(label, label)
 
     def _critical_reason(self, condition: LabelCondition) -> str:
-        state = "出现" if condition.value is True else "不合格"
-        return f"严重项：{self._title(condition.label)}{state}（记 0 分）"
+        title = self._title(condition.label)
+        if condition.value is True:
+            return msg("严重项：{item}出现（记 0 分）", item=title)
+        return msg("严重项：{item}不合格（记 0 分）", item=title)
 
     def _reason(self, condition: LabelCondition) -> str:
+        title = self._title(condition.label)
+        if condition.value == "negative":
+            return msg("{item}为负面", item=title)
+        if condition.value == "neutral":
+            return msg("{item}为中性", item=title)
+        if condition.value == "positive":
+            return msg("{item}为正面", item=title)
         if isinstance(condition.value, str):
-            value = SENTIMENT_NAMES.get(condition.value, condition.value)
-            return f"{self._title(condition.label)}为{value}"
-        return self._title(condition.label) + ("" if condition.value else "不合格")
+            # Not reached: a condition holds only for a label's value, and a sentiment label is
+            # one of the three above. No template: "{item}为{value}" would match any text with 为.
+            return f"{title}为{condition.value}"
+        return title if condition.value else msg("{item}不合格", item=title)
 
 
 @dataclass(frozen=True)
@@ -275,27 +286,34 @@ class RulePack:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise RulePackError([f"无法读取规则包 {path}：{exc.strerror or exc}"]) from None
+            raise RulePackError(
+                [msg("无法读取规则包 {path}：{error}", path=path, error=exc.strerror or exc)]
+            ) from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RulePackError([f"规则包 {path} 不是有效的 UTF-8 JSON：{exc}"]) from None
+            raise RulePackError(
+                [msg("规则包 {path} 不是有效的 UTF-8 JSON：{error}", path=path, error=exc)]
+            ) from None
         return cls.from_document(document)
 
     @classmethod
     def from_document(cls, document: object) -> RulePack:
         if not isinstance(document, dict):
-            raise RulePackError(["规则包的顶层必须是 JSON 对象"])
-        errors = [f"规则包不认识的字段「{k}」" for k in sorted(set(document) - _PACK_FIELDS)]
+            raise RulePackError([msg("规则包的顶层必须是 JSON 对象")])
+        errors = [
+            msg("规则包不认识的字段「{field}」", field=k)
+            for k in sorted(set(document) - _PACK_FIELDS)
+        ]
         name, title, version = document.get("name"), document.get("title"), document.get("version")
         if not isinstance(name, str) or not name.strip():
-            errors.append("name 必须是非空字符串")
+            errors.append(msg("name 必须是非空字符串"))
         if not isinstance(title, str) or not title.strip():
-            errors.append("title 必须是非空字符串")
+            errors.append(msg("title 必须是非空字符串"))
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            errors.append("version 必须是正整数")
+            errors.append(msg("version 必须是正整数"))
         rules = document.get("rules")
         rule_set: CompiledRuleSet | None = None
         if not isinstance(rules, list) or not rules:
-            errors.append("rules 必须是非空的规则列表")
+            errors.append(msg("rules 必须是非空的规则列表"))
         else:
             try:
                 rule_set = compile_rule_set(rules, version=f"{name}@{version}")
@@ -385,42 +403,44 @@ def _parse_labels(
     raw: object, preconditions: Mapping[str, bool], rules_failed: bool, errors: list[str]
 ) -> dict[str, LabelSpec]:
     if not isinstance(raw, dict) or not raw:
-        errors.append("labels 必须是非空对象：质检项 → 读取方式")
+        errors.append(msg("labels 必须是非空对象：质检项 → 读取方式"))
         return {}
     labels: dict[str, LabelSpec] = {}
     for key, item in raw.items():
-        where = f"质检项「{key}」"
         if not isinstance(item, dict):
-            errors.append(f"{where}：必须是 JSON 对象")
+            errors.append(msg("质检项「{key}」：必须是 JSON 对象", key=key))
             continue
-        errors.extend(f"{where}：不认识的字段「{k}」" for k in sorted(set(item) - _LABEL_FIELDS))
+        errors.extend(msg("质检项「{key}」：不认识的字段「{field}」", key=key, field=k)
+                      for k in sorted(set(item) - _LABEL_FIELDS))  # fmt: skip
         title = item.get("title", key)
         if not isinstance(title, str) or not title.strip():
-            errors.append(f"{where}：title 必须是非空字符串")
+            errors.append(msg("质检项「{key}」：title 必须是非空字符串", key=key))
             continue
         if ("rule" in item) == ("sentiment" in item):
-            errors.append(f"{where}：rule 与 sentiment 必须恰好设置一个")
+            errors.append(msg("质检项「{key}」：rule 与 sentiment 必须恰好设置一个", key=key))
             continue
         if "sentiment" in item:
             role, scope = item["sentiment"], item.get("scope", "end")
             if role not in SENTIMENT_ROLES or scope not in SENTIMENT_SCOPES:
-                errors.append(f"{where}：sentiment 只能是 customer/agent，scope 只能是 "
-                              f"{'、'.join(SENTIMENT_SCOPES)}")  # fmt: skip
+                scopes = "、".join(SENTIMENT_SCOPES)
+                errors.append(msg("质检项「{key}」：sentiment 只能是 customer/agent，"
+                                  "scope 只能是 {scopes}", key=key, scopes=scopes))  # fmt: skip
                 continue
             labels[key] = LabelSpec(key, title, sentiment=role, scope=scope)
             continue
         rule, true_when, null_when = item["rule"], item.get("true_when"), item.get("null_when")
         if not isinstance(rule, str) or (not rules_failed and rule not in preconditions):
-            errors.append(f"{where}：引用了不存在的规则「{rule}」")
+            errors.append(msg("质检项「{key}」：引用了不存在的规则「{rule}」", key=key, rule=rule))
             continue
         if true_when not in TRUE_WHEN:
-            errors.append(f"{where}：true_when 只能是 fired 或 not_fired")
+            errors.append(msg("质检项「{key}」：true_when 只能是 fired 或 not_fired", key=key))
             continue
         if null_when is not None and null_when not in NULL_WHEN:
-            errors.append(f"{where}：null_when 只能是 not_applies 或 mono")
+            errors.append(msg("质检项「{key}」：null_when 只能是 not_applies 或 mono", key=key))
             continue
         if null_when == "not_applies" and not preconditions.get(rule, True):
-            errors.append(f"{where}：规则「{rule}」没有前置条件，not_applies 永远不会成立")
+            errors.append(msg("质检项「{key}」：规则「{rule}」没有前置条件，"
+                              "not_applies 永远不会成立", key=key, rule=rule))  # fmt: skip
             continue
         labels[key] = LabelSpec(key, title, rule, str(true_when), null_when)
     return labels
@@ -430,13 +450,14 @@ def _parse_scorecard(
     raw: object, labels: Mapping[str, LabelSpec], errors: list[str]
 ) -> Scorecard | None:
     if not isinstance(raw, dict):
-        errors.append("scorecard 必须是 JSON 对象")
+        errors.append(msg("scorecard 必须是 JSON 对象"))
         return None
     before = len(errors)
-    errors.extend(f"scorecard 不认识的字段「{k}」" for k in sorted(set(raw) - _SCORECARD_FIELDS))
+    errors.extend(msg("scorecard 不认识的字段「{field}」", field=k)
+                  for k in sorted(set(raw) - _SCORECARD_FIELDS))  # fmt: skip
     base = raw.get("base", 100)
     if not _non_negative_int(base):
-        errors.append("scorecard.base 必须是正整数")
+        errors.append(msg("scorecard.base 必须是正整数"))
     points: dict[str, int] = {}
     for key, value in _mapping(raw.get("points", {}), "scorecard.points", errors).items():
         if _known(key, labels, "scorecard.points", errors) and _points(value, key, errors):
@@ -446,20 +467,26 @@ def _parse_scorecard(
         if not _known(key, labels, "scorecard.deductions", errors):
             continue
         if not isinstance(value, dict) or set(value) - {"points", "per_occurrence"}:
-            errors.append(
-                f"scorecard.deductions.{key} 的格式为 {{\"points\": N, \"per_occurrence\": bool}}"
-            )
+            errors.append(msg("scorecard.deductions.{key} 的格式为 {shape}", key=key,
+                              shape='{"points": N, "per_occurrence": bool}'))  # fmt: skip
         elif _points(value.get("points"), key, errors):
             deductions[key] = Deduction(value["points"], bool(value.get("per_occurrence", False)))
-    critical = _conditions(raw.get("critical", []), "when", "scorecard.critical", labels, errors)
+    # Messages without parameters: their braces are literal text.
+    critical = _conditions(
+        raw.get("critical", []), "when", "scorecard.critical", labels, errors,
+        msg('scorecard.critical 的每一项格式为 {"label": 质检项, "when": 值}'),
+    )  # fmt: skip
     flag = raw.get("flag", {})
     if not isinstance(flag, dict) or set(flag) - {"below", "when"}:
-        errors.append("scorecard.flag 的格式为 {\"below\": 分数, \"when\": [...]}")
+        errors.append(msg('scorecard.flag 的格式为 {"below": 分数, "when": [...]}'))
         flag = {}
     below = flag.get("below", 0)
     if not isinstance(below, int | float) or isinstance(below, bool):
-        errors.append("scorecard.flag.below 必须是数字")
-    flag_when = _conditions(flag.get("when", []), "value", "scorecard.flag.when", labels, errors)
+        errors.append(msg("scorecard.flag.below 必须是数字"))
+    flag_when = _conditions(
+        flag.get("when", []), "value", "scorecard.flag.when", labels, errors,
+        msg('scorecard.flag.when 的每一项格式为 {"label": 质检项, "value": 值}'),
+    )  # fmt: skip
     manual = _parse_manual(raw.get("manual", {}), labels, errors)
     sections = _parse_sections(raw.get("sections", []), [*labels, *manual], errors)
     if len(errors) > before:
@@ -475,23 +502,23 @@ def _parse_manual(
 ) -> dict[str, ManualItem]:
     items: dict[str, ManualItem] = {}
     for key, value in _mapping(raw, "scorecard.manual", errors).items():
-        where = f"人工项「{key}」"
         if key in labels:
-            errors.append(f"{where}与自动质检项重名")
+            errors.append(msg("人工项「{key}」与自动质检项重名", key=key))
             continue
         if not isinstance(value, dict):
-            errors.append(f"{where}：必须是 JSON 对象")
+            errors.append(msg("人工项「{key}」：必须是 JSON 对象", key=key))
             continue
-        errors.extend(f"{where}：不认识的字段「{k}」" for k in sorted(set(value) - _MANUAL_FIELDS))
+        errors.extend(msg("人工项「{key}」：不认识的字段「{field}」", key=key, field=k)
+                      for k in sorted(set(value) - _MANUAL_FIELDS))  # fmt: skip
         title = value.get("title")
         if not isinstance(title, str) or not title.strip():
-            errors.append(f"{where}：title 必须是非空字符串")
+            errors.append(msg("人工项「{key}」：title 必须是非空字符串", key=key))
             continue
         if not _points(value.get("points"), key, errors):
             continue
         critical = value.get("critical", False)
         if not isinstance(critical, bool):
-            errors.append(f"{where}：critical 必须是 true 或 false")
+            errors.append(msg("人工项「{key}」：critical 必须是 true 或 false", key=key))
             continue
         items[key] = ManualItem(key, title.strip(), int(value["points"]), critical)
     return items
@@ -499,7 +526,7 @@ def _parse_manual(
 
 def _parse_sections(raw: object, keys: Sequence[str], errors: list[str]) -> tuple[Section, ...]:
     if not isinstance(raw, list):
-        errors.append("scorecard.sections 必须是列表")
+        errors.append(msg("scorecard.sections 必须是列表"))
         return ()
     known, placed = set(keys), set()
     sections: list[Section] = []
@@ -508,14 +535,15 @@ def _parse_sections(raw: object, keys: Sequence[str], errors: list[str]) -> tupl
                 or not isinstance(item["title"], str) or not item["title"].strip()
                 or not isinstance(item["items"], list)):  # fmt: skip
             errors.append(
-                'scorecard.sections 的每一项格式为 {"title": 标题, "items": [质检项, ...]}'
+                msg('scorecard.sections 的每一项格式为 {"title": 标题, "items": [质检项, ...]}')
             )
             continue
         for key in item["items"]:
             if key not in known:
-                errors.append(f"scorecard.sections「{item['title']}」引用了不存在的质检项「{key}」")
+                errors.append(msg("scorecard.sections「{section}」引用了不存在的质检项「{key}」",
+                                  section=item["title"], key=key))  # fmt: skip
             elif key in placed:
-                errors.append(f"质检项「{key}」出现在多个分组中")
+                errors.append(msg("质检项「{key}」出现在多个分组中", key=key))
             placed.add(key)
         sections.append(Section(item["title"].strip(), tuple(str(k) for k in item["items"])))
     return tuple(sections)
@@ -523,7 +551,7 @@ def _parse_sections(raw: object, keys: Sequence[str], errors: list[str]) -> tupl
 
 def _mapping(raw: object, where: str, errors: list[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        errors.append(f"{where} 必须是 JSON 对象")
+        errors.append(msg("{where} 必须是 JSON 对象", where=where))
         return {}
     return raw
 
@@ -531,31 +559,34 @@ def _mapping(raw: object, where: str, errors: list[str]) -> dict[str, Any]:
 def _known(key: str, labels: Mapping[str, LabelSpec], where: str, errors: list[str]) -> bool:
     if key in labels:
         return True
-    errors.append(f"{where} 引用了不存在的质检项「{key}」")
+    errors.append(msg("{where} 引用了不存在的质检项「{key}」", where=where, key=key))
     return False
 
 
 def _points(value: object, key: str, errors: list[str]) -> bool:
     if _non_negative_int(value) is not None:
         return True
-    errors.append(f"质检项「{key}」的分值必须是非负整数")
+    errors.append(msg("质检项「{key}」的分值必须是非负整数", key=key))
     return False
 
 
 def _conditions(
-    raw: object, value_key: str, where: str, labels: Mapping[str, LabelSpec], errors: list[str]
-) -> tuple[LabelCondition, ...]:
+    raw: object, value_key: str, where: str, labels: Mapping[str, LabelSpec], errors: list[str],
+    bad_item: str,
+) -> tuple[LabelCondition, ...]:  # fmt: skip
+    """`bad_item` is the message for an item of the wrong shape."""
     if not isinstance(raw, list):
-        errors.append(f"{where} 必须是列表")
+        errors.append(msg("{where} 必须是列表", where=where))
         return ()
     out: list[LabelCondition] = []
     for item in raw:
         if not isinstance(item, dict) or set(item) != {"label", value_key}:
-            errors.append(f"{where} 的每一项格式为 {{\"label\": 质检项, \"{value_key}\": 值}}")
+            errors.append(bad_item)
             continue
         value = item[value_key]
         if not isinstance(value, bool | str):
-            errors.append(f"{where}：{item['label']} 的值必须是 true/false 或情绪标签")
+            errors.append(msg("{where}：{label} 的值必须是 true/false 或情绪标签", where=where,
+                              label=item["label"]))  # fmt: skip
             continue
         if _known(item["label"], labels, where, errors):
             out.append(LabelCondition(item["label"], value))
@@ -578,20 +609,20 @@ def call_from_document(document: Mapping[str, Any]) -> Call:
     """
     raw_segments = document.get("segments")
     if not isinstance(raw_segments, list):
-        raise RulePackError(["通话文件缺少 segments 列表"])
+        raise RulePackError([msg("通话文件缺少 segments 列表")])
     segments: list[Seg] = []
     errors: list[str] = []
     for index, item in enumerate(raw_segments):
-        where = f"第 {index + 1} 个片段"
+        number = index + 1
         if not isinstance(item, dict):
-            errors.append(f"{where}不是 JSON 对象")
+            errors.append(msg("第 {number} 个片段不是 JSON 对象", number=number))
             continue
         role, text = item.get("role"), item.get("text")
         start, end = _non_negative_int(item.get("start_ms")), _non_negative_int(item.get("end_ms"))
         if role not in ROLES or not isinstance(text, str):
-            errors.append(f"{where}的 role 或 text 无效")
+            errors.append(msg("第 {number} 个片段的 role 或 text 无效", number=number))
         elif start is None or end is None or end < start:
-            errors.append(f"{where}的时间无效")
+            errors.append(msg("第 {number} 个片段的时间无效", number=number))
         else:
             emotion = item.get("emotion")
             segments.append(Seg(
@@ -600,7 +631,7 @@ def call_from_document(document: Mapping[str, Any]) -> Call:
             ))  # fmt: skip
     layout = document.get("channel_layout", "stereo")
     if layout not in ("stereo", "mono"):
-        errors.append(f"channel_layout 只能是 stereo 或 mono，收到 {layout!r}")
+        errors.append(msg("channel_layout 只能是 stereo 或 mono，收到 {value}", value=repr(layout)))
     if errors:
         raise RulePackError(errors)
     duration_ms = _non_negative_int(document.get("duration_ms")) or 0

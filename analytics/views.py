@@ -16,8 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 from analytics import selectors
 from analytics.audio import audio_response
 from analytics.models import CallScore, Hit
+from analytics.rulepack import UNSECTIONED
 from analytics.services import queue, reviews
 from qa_platform.audit import audit_record
+from qa_platform.i18n import localized
 from qa_platform.roles import Role, user_role
 from transcription.models import Recording
 from transcription.storage import absolute_path
@@ -130,7 +132,9 @@ def _sections(score: CallScore | None) -> list[dict[str, object]]:
     sections: dict[str, list[dict[str, object]]] = {}
     for item in score.items:
         sections.setdefault(str(item["section"]), []).append(item)
-    return [{"title": title, "items": items} for title, items in sections.items()]
+    # Section titles are the scorecard author's text, except the one for unsectioned items.
+    return [{"title": localized(title) if title == UNSECTIONED else title, "items": items}
+            for title, items in sections.items()]  # fmt: skip
 
 
 REVIEW_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})

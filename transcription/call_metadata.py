@@ -15,14 +15,29 @@ from typing import Any
 
 from django.utils import timezone
 
+from qa_i18n import msg
 from transcription.asr.base import CallMetadata
 
 _FIELD_NAMES = tuple(f.name for f in fields(CallMetadata))
-_TIME_FORMATS = ("%Y%m%d%H%M%S", "%Y%m%d_%H%M%S", "%Y%m%d-%H%M%S", "%Y-%m-%d_%H-%M-%S",
-                 "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+_TIME_FORMATS = (
+    "%Y%m%d%H%M%S",
+    "%Y%m%d_%H%M%S",
+    "%Y%m%d-%H%M%S",
+    "%Y-%m-%d_%H-%M-%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
 _DIRECTIONS = {
-    "inbound": "inbound", "in": "inbound", "i": "inbound", "呼入": "inbound", "incoming": "inbound",
-    "outbound": "outbound", "out": "outbound", "o": "outbound", "呼出": "outbound",
+    "inbound": "inbound",
+    "in": "inbound",
+    "i": "inbound",
+    "呼入": "inbound",
+    "incoming": "inbound",
+    "outbound": "outbound",
+    "out": "outbound",
+    "o": "outbound",
+    "呼出": "outbound",
     "outgoing": "outbound",
 }
 
@@ -49,7 +64,7 @@ def from_sidecar(raw: bytes, *, kind: str, mapping: dict[str, str]) -> CallMetad
         try:
             text = raw.decode("gb18030")  # call platforms on Windows write GBK
         except UnicodeDecodeError:
-            raise MetadataError("话单编码无法识别（应为 UTF-8 或 GBK）") from None
+            raise MetadataError(msg("话单编码无法识别（应为 UTF-8 或 GBK）")) from None
     record = _json_record(text) if kind == "json" else _csv_record(text)
     values = {}
     for field in _FIELD_NAMES:
@@ -101,9 +116,11 @@ def _json_record(text: str) -> dict[str, Any]:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MetadataError(f"话单不是有效的 JSON：第 {exc.lineno} 行，{exc.msg}") from None
+        raise MetadataError(
+            msg("话单不是有效的 JSON：第 {line} 行，{error}", line=exc.lineno, error=exc.msg)
+        ) from None
     if not isinstance(record, dict):
-        raise MetadataError("话单 JSON 的顶层应为对象")
+        raise MetadataError(msg("话单 JSON 的顶层应为对象"))
     return record
 
 
@@ -111,7 +128,7 @@ def _csv_record(text: str) -> dict[str, Any]:
     try:
         rows = list(csv.DictReader(io.StringIO(text), strict=True))
     except csv.Error as exc:
-        raise MetadataError(f"话单不是有效的 CSV：{exc}") from None
+        raise MetadataError(msg("话单不是有效的 CSV：{error}", error=exc)) from None
     if len(rows) != 1:
-        raise MetadataError(f"话单 CSV 应有表头和一行数据，实际 {len(rows)} 行")
+        raise MetadataError(msg("话单 CSV 应有表头和一行数据，实际 {rows} 行", rows=len(rows)))
     return {k.strip(): v for k, v in rows[0].items() if k}

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from qa_i18n import msg
 from transcription.sftp import DownloadedFile, RemoteFile, SftpError, display_name
 
 _CHUNK = 1024 * 1024
@@ -24,11 +25,15 @@ class LocalDirSession:
 
     def __enter__(self) -> LocalDirSession:
         if not os.path.isdir(self._root):
-            raise SftpError(f"本地目录不存在或不可读：{os.fsdecode(self._root)}")
+            raise SftpError(msg("本地目录不存在或不可读：{path}", path=os.fsdecode(self._root)))
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         return None
 
     def list_files(self, *, recursive: bool = False) -> list[RemoteFile]:
@@ -38,10 +43,11 @@ class LocalDirSession:
         while pending:
             relative = pending.pop()
             try:
-                entries = list(os.scandir(os.path.join(self._root, relative) if relative
-                                          else self._root))
+                entries = list(
+                    os.scandir(os.path.join(self._root, relative) if relative else self._root)
+                )
             except OSError as exc:
-                raise SftpError(f"无法列出本地目录：{exc.strerror}") from None
+                raise SftpError(msg("无法列出本地目录：{error}", error=exc.strerror)) from None
             for entry in entries:
                 name = os.fsencode(entry.name)
                 if not _acceptable(name):
@@ -51,19 +57,28 @@ class LocalDirSession:
                 if stat.S_ISDIR(info.st_mode) and recursive:
                     pending.append(raw)
                 elif stat.S_ISREG(info.st_mode):
-                    found.append(RemoteFile(path=_display(raw), size=info.st_size,
-                                            mtime=int(info.st_mtime), raw_path=raw))
+                    found.append(
+                        RemoteFile(
+                            path=_display(raw),
+                            size=info.st_size,
+                            mtime=int(info.st_mtime),
+                            raw_path=raw,
+                        )
+                    )
         return sorted(found, key=lambda f: f.raw_path)
 
     def stat(self, remote: RemoteFile) -> RemoteFile:
         try:
             info = os.lstat(self._path(remote))
         except OSError as exc:
-            raise SftpError(f"文件已不存在：{remote.path}（{exc.strerror}）") from None
+            raise SftpError(
+                msg("文件已不存在：{path}（{error}）", path=remote.path, error=exc.strerror)
+            ) from None
         if not stat.S_ISREG(info.st_mode):
-            raise SftpError(f"已不是普通文件：{remote.path}")
-        return RemoteFile(path=remote.path, size=info.st_size, mtime=int(info.st_mtime),
-                          raw_path=remote.raw_path)
+            raise SftpError(msg("已不是普通文件：{path}", path=remote.path))
+        return RemoteFile(
+            path=remote.path, size=info.st_size, mtime=int(info.st_mtime), raw_path=remote.raw_path
+        )
 
     def download(self, remote: RemoteFile, dest_dir: Path) -> DownloadedFile:
         """Copy into a new temporary file in dest_dir, hashing as it goes; size verified."""
@@ -83,16 +98,25 @@ class LocalDirSession:
                 os.fsync(out.fileno())
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise SftpError(f"复制 {remote.path} 失败：{exc.strerror}") from None
+            raise SftpError(
+                msg("复制 {path} 失败：{error}", path=remote.path, error=exc.strerror)
+            ) from None
         if received != remote.size:
             tmp.unlink(missing_ok=True)
-            raise SftpError(f"{remote.path} 大小已变化：读到 {received} 字节，应为 {remote.size}")
+            raise SftpError(
+                msg(
+                    "{path} 大小已变化：读到 {received} 字节，应为 {expected}",
+                    path=remote.path,
+                    received=received,
+                    expected=remote.size,
+                )
+            )
         return DownloadedFile(local_path=tmp, size=received, sha256=digest.hexdigest())
 
     def rename(self, remote: RemoteFile, dest_dir: str) -> str:
         parts = Path(dest_dir).parts
         if Path(dest_dir).is_absolute() or ".." in parts or not parts:
-            raise SftpError(f"已处理目录无效：{dest_dir}")
+            raise SftpError(msg("已处理目录无效：{path}", path=dest_dir))
         target_dir = os.path.join(self._root, os.fsencode(dest_dir))
         try:
             os.makedirs(target_dir, exist_ok=True)
@@ -105,14 +129,18 @@ class LocalDirSession:
                 target = os.path.join(target_dir, stem + f"-{counter}".encode() + ext)
             os.rename(self._path(remote), target)
         except OSError as exc:
-            raise SftpError(f"移动 {remote.path} 失败：{exc.strerror}") from None
+            raise SftpError(
+                msg("移动 {path} 失败：{error}", path=remote.path, error=exc.strerror)
+            ) from None
         return _display(os.path.relpath(target, self._root))
 
     def remove(self, remote: RemoteFile) -> None:
         try:
             os.unlink(self._path(remote))
         except OSError as exc:
-            raise SftpError(f"删除 {remote.path} 失败：{exc.strerror}") from None
+            raise SftpError(
+                msg("删除 {path} 失败：{error}", path=remote.path, error=exc.strerror)
+            ) from None
 
     def _raw(self, remote: RemoteFile) -> bytes:
         return remote.raw_path or remote.path.encode("utf-8")
@@ -121,7 +149,7 @@ class LocalDirSession:
         raw = self._raw(remote)
         parts = raw.split(b"/")
         if raw.startswith(b"/") or any(p in (b"", b".", b"..") for p in parts):
-            raise SftpError(f"路径越界：{remote.path}")
+            raise SftpError(msg("路径越界：{path}", path=remote.path))
         return os.path.join(self._root, raw)
 
 

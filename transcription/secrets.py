@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from qa_i18n import msg
+
 
 class SecretReferenceError(Exception):
     """A reference is malformed or points at nothing; the message never contains the secret."""
@@ -19,15 +21,20 @@ def resolve_secret(reference: str) -> str | None:
     if kind == "env" and target:
         value = os.environ.get(target)
         if value is None:
-            raise SecretReferenceError(f"环境变量 {target} 未设置")
+            raise SecretReferenceError(msg("环境变量 {name} 未设置", name=target))
         return value
     if kind == "file" and target:
         try:
             return Path(target).read_text(encoding="utf-8")
         except OSError as exc:
-            raise SecretReferenceError(f"无法读取密钥文件 {target}：{exc.strerror}") from None
+            raise SecretReferenceError(
+                msg("无法读取密钥文件 {path}：{error}", path=target, error=exc.strerror)
+            ) from None
     raise SecretReferenceError(
-        f"密钥引用格式应为 env:变量名 或 file:/路径，而不是 {reference[:20]!r}"
+        msg(
+            "密钥引用格式应为 env:变量名 或 file:/路径，而不是 {reference}",
+            reference=repr(reference[:20]),
+        )
     )
 
 

@@ -31,10 +31,12 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncssh
 from asyncssh.public_key import get_default_public_key_algs
+
+from qa_i18n import msg
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
@@ -159,7 +161,7 @@ def host_key_fingerprint(public_key_text_or_path: str | bytes | os.PathLike[str]
                 else:
                     raise
     except (asyncssh.KeyImportError, OSError) as exc:
-        raise ValueError(f"无法读取 OpenSSH 公钥：{exc}") from None
+        raise ValueError(msg("无法读取 OpenSSH 公钥：{error}", error=exc)) from None
     return key.get_fingerprint("sha256")
 
 
@@ -173,7 +175,12 @@ def _normalize_fingerprint(value: str) -> str:
             break
     text = "SHA256:" + text[7:].rstrip("=") if text[:7].upper() == "SHA256:" else text
     if not _FINGERPRINT_RE.match(text):
-        raise SftpError(f"主机公钥指纹格式无效（应为 ssh-keygen -lf 输出的 SHA256:…）：{value!r}")
+        raise SftpError(
+            msg(
+                "主机公钥指纹格式无效（应为 ssh-keygen -lf 输出的 SHA256:…）：{value}",
+                value=repr(value),
+            )
+        )
     return text
 
 
@@ -246,12 +253,14 @@ def display_name(raw: bytes) -> str:
 def _dest_parts(dest_dir: str) -> list[str]:
     """Validate a destination directory relative to remote_dir; return its components."""
     if dest_dir.startswith("/") or "\\" in dest_dir:
-        raise SftpError(f"目标目录必须是 remote_dir 下的相对 POSIX 路径：{dest_dir!r}")
+        raise SftpError(
+            msg("目标目录必须是 remote_dir 下的相对 POSIX 路径：{path}", path=repr(dest_dir))
+        )
     parts = [part for part in dest_dir.split("/") if part not in ("", ".")]
     if not parts:
-        raise SftpError(f"目标目录不能为空：{dest_dir!r}")
+        raise SftpError(msg("目标目录不能为空：{path}", path=repr(dest_dir)))
     if not all(_valid_name(part) for part in parts):  # "..", control characters
-        raise SftpError(f"拒绝不安全的目标目录：{dest_dir!r}")
+        raise SftpError(msg("拒绝不安全的目标目录：{path}", path=repr(dest_dir)))
     return parts
 
 
@@ -356,11 +365,19 @@ class SftpSession:
         """
         remote_path = self._remote_path(remote)
         if remote.size < 0:
-            raise SftpError(f"远程文件大小无效：{remote.path}（{remote.size}）")
+            raise SftpError(
+                msg("远程文件大小无效：{path}（{size}）", path=remote.path, size=remote.size)
+            )
         try:
             fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest_dir)
         except OSError as exc:
-            raise SftpError(f"无法在 {dest_dir} 创建临时文件：{exc.strerror or exc}") from None
+            raise SftpError(
+                msg(
+                    "无法在 {path} 创建临时文件：{error}",
+                    path=dest_dir,
+                    error=exc.strerror or exc,
+                )
+            ) from None
         tmp_path = Path(tmp_name)
         try:
             digest = hashlib.sha256()
@@ -376,8 +393,9 @@ class SftpSession:
                         # Start writeback now and drop the pages: the final fsync has less
                         # to do, and a 2 GiB recording does not crowd out the page cache.
                         out.flush()
-                        os.posix_fadvise(out.fileno(), advised, written - advised,
-                                         os.POSIX_FADV_DONTNEED)
+                        os.posix_fadvise(
+                            out.fileno(), advised, written - advised, os.POSIX_FADV_DONTNEED
+                        )
                         advised = written
 
                 received = self._run(self._fetch(remote, remote_path, sink))
@@ -385,14 +403,23 @@ class SftpSession:
                 os.fsync(out.fileno())
             if received != remote.size:
                 raise SftpError(
-                    f"下载 {self._where} 的 {remote.path} 不完整：收到 {received} 字节，"
-                    f"应为 {remote.size} 字节"
+                    msg(
+                        "下载 {where} 的 {path} 不完整：收到 {received} 字节，应为 {expected} 字节",
+                        where=self._where,
+                        path=remote.path,
+                        received=received,
+                        expected=remote.size,
+                    )
                 )
         except BaseException as exc:
             tmp_path.unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 raise SftpError(
-                    f"写入临时文件失败（{remote.path}）：{exc.strerror or exc}"
+                    msg(
+                        "写入临时文件失败（{path}）：{error}",
+                        path=remote.path,
+                        error=exc.strerror or exc,
+                    )
                 ) from None
             raise
         return DownloadedFile(local_path=tmp_path, size=received, sha256=digest.hexdigest())
@@ -413,9 +440,11 @@ class SftpSession:
                 ]
             except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
                 # The asyncssh reason never contains key material, only what is wrong with it.
-                raise SftpError(f"SFTP 私钥无法解析（{self._where}）：{exc}") from None
+                raise SftpError(
+                    msg("SFTP 私钥无法解析（{where}）：{error}", where=self._where, error=exc)
+                ) from None
         if password is None and client_keys is None:
-            raise SftpError(f"未提供 SFTP 密码或私钥（{self._where}）")
+            raise SftpError(msg("未提供 SFTP 密码或私钥（{where}）", where=self._where))
 
         client = _PinnedHostKeyClient(expected)
         try:
@@ -453,29 +482,54 @@ class SftpSession:
                 tcp_keepalive=True,
             )
         except asyncssh.HostKeyNotVerifiable:
-            actual = client.presented_fingerprint or "（服务器未提供可校验的普通主机公钥）"
+            actual = client.presented_fingerprint or msg("（服务器未提供可校验的普通主机公钥）")
             raise HostKeyMismatchError(
-                f"SFTP 服务器 {self._where} 的主机公钥与配置不符，已拒绝连接："
-                f"期望 {expected}，实际 {actual}"
+                msg(
+                    "SFTP 服务器 {where} 的主机公钥与配置不符，已拒绝连接："
+                    "期望 {expected}，实际 {actual}",
+                    where=self._where,
+                    expected=expected,
+                    actual=actual,
+                )
             ) from None
         except asyncssh.PermissionDenied:
             raise SftpError(
-                f"SFTP 认证失败 {self._where}（用户 {target.username}）：用户名、密码或私钥不正确"
+                msg(
+                    "SFTP 认证失败 {where}（用户 {username}）：用户名、密码或私钥不正确",
+                    where=self._where,
+                    username=target.username,
+                )
             ) from None
         except TimeoutError:
             raise SftpError(
-                f"连接 SFTP 服务器 {self._where} 超时（{target.connect_timeout_s:g} 秒）"
+                msg(
+                    "连接 SFTP 服务器 {where} 超时（{seconds} 秒）",
+                    where=self._where,
+                    seconds=f"{target.connect_timeout_s:g}",
+                )
             ) from None
         except Exception as exc:
-            self._raise_mapped(exc, "无法连接 SFTP 服务器")
+            raise SftpError(
+                msg(
+                    "无法连接 SFTP 服务器 {where}：{reason}",
+                    where=self._where,
+                    reason=self._mapped_reason(exc),
+                )
+            ) from exc
         self._conn = conn
         try:
             async with asyncio.timeout(target.connect_timeout_s):
                 self._sftp = await conn.start_sftp_client()
         except TimeoutError:
-            raise SftpError(f"启动 SFTP 会话超时 {self._where}") from None
+            raise SftpError(msg("启动 SFTP 会话超时 {where}", where=self._where)) from None
         except Exception as exc:
-            self._raise_mapped(exc, "无法启动 SFTP 会话")
+            raise SftpError(
+                msg(
+                    "无法启动 SFTP 会话 {where}：{reason}",
+                    where=self._where,
+                    reason=self._mapped_reason(exc),
+                )
+            ) from exc
         limits_read = self._sftp.limits.max_read_len
         # asyncssh's own no-limits default (16 KiB) is too cautious; honour real limits if smaller.
         self._block_size = (
@@ -493,7 +547,13 @@ class SftpSession:
             try:
                 entries = await self._io(sftp.readdir(dir_path))
             except Exception as exc:
-                self._raise_mapped(exc, f"无法列出远程目录 {display_name(dir_path)}")
+                raise SftpError(
+                    msg(
+                        "无法列出远程目录 {location}：{reason}",
+                        location=self._at(display_name(dir_path)),
+                        reason=self._mapped_reason(exc),
+                    )
+                ) from exc
             for entry in entries:
                 raw = cast(bytes, entry.filename)
                 if raw in (b".", b".."):
@@ -516,7 +576,13 @@ class SftpSession:
                     try:
                         attrs = await self._io(sftp.lstat(posixpath.join(dir_path, raw)))
                     except Exception as exc:
-                        self._raise_mapped(exc, f"无法读取远程文件属性 {rel_path}")
+                        raise SftpError(
+                            msg(
+                                "无法读取远程文件属性 {location}：{reason}",
+                                location=self._at(rel_path),
+                                reason=self._mapped_reason(exc),
+                            )
+                        ) from exc
                     kind = _file_kind(attrs)
                 if kind == "dir":
                     if not recursive:
@@ -559,9 +625,15 @@ class SftpSession:
     async def _stat(self, remote: RemoteFile) -> RemoteFile:
         attrs = await self._lstat(self._remote_path(remote), remote.path)
         if attrs is None:
-            raise SftpError(f"远程文件 {remote.path} 已不存在（{self._where}）")
+            raise SftpError(
+                msg("远程文件 {path} 已不存在（{where}）", path=remote.path, where=self._where)
+            )
         if _file_kind(attrs) != "file" or attrs.size is None:
-            raise SftpError(f"远程路径 {remote.path} 已不是普通文件（{self._where}）")
+            raise SftpError(
+                msg(
+                    "远程路径 {path} 已不是普通文件（{where}）", path=remote.path, where=self._where
+                )
+            )
         return RemoteFile(
             path=remote.path,
             size=attrs.size,
@@ -574,7 +646,13 @@ class SftpSession:
         try:
             await self._io(self._require_sftp().remove(remote_path))
         except Exception as exc:
-            self._raise_mapped(exc, f"无法删除远程文件 {remote.path}")
+            raise SftpError(
+                msg(
+                    "无法删除远程文件 {location}：{reason}",
+                    location=self._at(remote.path),
+                    reason=self._mapped_reason(exc),
+                )
+            ) from exc
 
     async def _rename(self, remote: RemoteFile, dest_dir: str) -> str:
         source = self._remote_path(remote)
@@ -601,10 +679,22 @@ class SftpSession:
                 # rename: try the next suffix. Anything else is a real failure.
                 if await self._lstat(new_path, new_display) is not None:
                     continue
-                self._raise_mapped(exc, f"无法将远程文件 {remote.path} 移动到 {new_display}")
+                raise SftpError(
+                    msg(
+                        "无法将远程文件 {path} 移动到 {location}：{reason}",
+                        path=remote.path,
+                        location=self._at(new_display),
+                        reason=self._mapped_reason(exc),
+                    )
+                ) from exc
             return new_display
         raise SftpError(
-            f"无法将远程文件 {remote.path} 移动到 {'/'.join(parts)}：同名文件过多（{self._where}）"
+            msg(
+                "无法将远程文件 {path} 移动到 {dest}：同名文件过多（{where}）",
+                path=remote.path,
+                dest="/".join(parts),
+                where=self._where,
+            )
         )
 
     async def _move(self, source: bytes, target: bytes) -> None:
@@ -625,9 +715,21 @@ class SftpSession:
             except Exception as exc:
                 attrs = await self._lstat(path, display)  # created concurrently by someone else?
                 if attrs is None:
-                    self._raise_mapped(exc, f"无法创建远程目录 {display}")
+                    raise SftpError(
+                        msg(
+                            "无法创建远程目录 {location}：{reason}",
+                            location=self._at(display),
+                            reason=self._mapped_reason(exc),
+                        )
+                    ) from exc
         if _file_kind(attrs) != "dir":
-            raise SftpError(f"远程路径 {display} 已存在但不是目录（或是符号链接）（{self._where}）")
+            raise SftpError(
+                msg(
+                    "远程路径 {path} 已存在但不是目录（或是符号链接）（{where}）",
+                    path=display,
+                    where=self._where,
+                )
+            )
 
     async def _lstat(self, path: bytes, display: str) -> asyncssh.SFTPAttrs | None:
         """lstat, or None if nothing is there; other errors become SftpError."""
@@ -636,7 +738,13 @@ class SftpSession:
         except asyncssh.SFTPNoSuchFile:
             return None
         except Exception as exc:
-            self._raise_mapped(exc, f"无法读取远程文件属性 {display}")
+            raise SftpError(
+                msg(
+                    "无法读取远程文件属性 {location}：{reason}",
+                    location=self._at(display),
+                    reason=self._mapped_reason(exc),
+                )
+            ) from exc
 
     async def _fetch(
         self,
@@ -656,7 +764,13 @@ class SftpSession:
         try:
             remote_file = await self._io(sftp.open(remote_path, "rb", block_size=block))
         except Exception as exc:
-            self._raise_mapped(exc, f"无法打开远程文件 {remote.path}")
+            raise SftpError(
+                msg(
+                    "无法打开远程文件 {location}：{reason}",
+                    location=self._at(remote.path),
+                    reason=self._mapped_reason(exc),
+                )
+            ) from exc
         try:
             next_offset = 0
             while True:
@@ -681,14 +795,25 @@ class SftpSession:
             beyond_end = await self._io(eof_probe) if eof_probe is not None else b""
             if beyond_end:
                 raise SftpError(
-                    f"远程文件 {remote.path}（{self._where}）比预期的 {remote.size} 字节大，"
-                    "可能仍在写入"
+                    msg(
+                        "远程文件 {path}（{where}）比预期的 {size} 字节大，可能仍在写入",
+                        path=remote.path,
+                        where=self._where,
+                        size=remote.size,
+                    )
                 )
             return received
         except SftpError:
             raise
         except Exception as exc:
-            self._raise_mapped(exc, f"下载远程文件 {remote.path} 失败")
+            raise SftpError(
+                msg(
+                    "下载远程文件 {path} 失败 {where}：{reason}",
+                    path=remote.path,
+                    where=self._where,
+                    reason=self._mapped_reason(exc),
+                )
+            ) from exc
         finally:
             # Outstanding reads end quickly (EOF, or error on a dropped connection); let them.
             await _settle(
@@ -709,12 +834,20 @@ class SftpSession:
         except UnicodeEncodeError:
             raw = b""
         if not raw or not all(_valid_raw_name(part) for part in raw.split(b"/")):
-            raise SftpError(f"拒绝不安全的远程路径：{remote.path!r}")
+            raise SftpError(msg("拒绝不安全的远程路径：{path}", path=repr(remote.path)))
         return posixpath.join(self._remote_root, raw)
+
+    def _at(self, display: str) -> str:
+        """A remote path and the server as one message parameter: "录音/a b.wav 10.0.0.5:22".
+
+        One value rather than "{path} {where}": a path may hold spaces, so a stored message
+        could not be split back into the two when it is translated (see qa_platform.i18n).
+        """
+        return f"{display} {self._where}"
 
     def _require_sftp(self) -> asyncssh.SFTPClient:
         if self._sftp is None:
-            raise SftpError("SFTP 会话未连接（请在 with SftpSession(...) 块内使用）")
+            raise SftpError(msg("SFTP 会话未连接（请在 with SftpSession(...) 块内使用）"))
         return self._sftp
 
     async def _io(self, awaitable: Awaitable[_T]) -> _T:
@@ -731,28 +864,39 @@ class SftpSession:
                 self._conn.abort()
             await _settle([task])
             raise SftpError(
-                f"SFTP 服务器 {self._where} 在 {self._target.io_timeout_s:g} 秒内没有响应，"
-                "已断开连接"
+                msg(
+                    "SFTP 服务器 {where} 在 {seconds} 秒内没有响应，已断开连接",
+                    where=self._where,
+                    seconds=f"{self._target.io_timeout_s:g}",
+                )
             ) from None
 
-    def _raise_mapped(self, exc: BaseException, action: str) -> NoReturn:
-        """Turn asyncssh/OS errors into SftpError with a readable reason (never secrets)."""
+    def _mapped_reason(self, exc: BaseException) -> str:
+        """A readable reason (never secrets) for an asyncssh/OS error, to go into an SftpError.
+
+        An SftpError is re-raised as it is, and so is anything this does not recognise. Each
+        caller wraps the reason in its own whole template ("下载远程文件 {path} 失败
+        {where}：{reason}"), so a stored error is matched back to one template with the reason
+        as its parameter, and both translate (see qa_platform.i18n).
+        """
         if isinstance(exc, SftpError):
             raise exc
         if isinstance(exc, asyncssh.SFTPNoSuchFile):
-            reason = f"文件或目录不存在（{exc.reason}）"
+            reason = msg("文件或目录不存在（{reason}）", reason=exc.reason)
         elif isinstance(exc, asyncssh.SFTPPermissionDenied):
-            reason = f"没有权限（{exc.reason}）"
+            reason = msg("没有权限（{reason}）", reason=exc.reason)
         elif isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.ConnectionLost):
-            reason = f"连接已断开（{exc.reason}）"
+            reason = msg("连接已断开（{reason}）", reason=exc.reason)
         elif isinstance(
             exc, asyncssh.DisconnectError | asyncssh.SFTPError | asyncssh.ChannelOpenError
         ):
             reason = exc.reason or type(exc).__name__
         elif isinstance(exc, socket.gaierror):
-            reason = f"无法解析主机名（{exc.strerror}）"
+            reason = msg("无法解析主机名（{reason}）", reason=exc.strerror)
         elif isinstance(exc, BrokenPipeError | ConnectionResetError | ConnectionAbortedError):
-            reason = f"连接已断开（{os.strerror(exc.errno) if exc.errno else exc}）"
+            reason = msg(
+                "连接已断开（{reason}）", reason=os.strerror(exc.errno) if exc.errno else exc
+            )
         elif isinstance(exc, OSError):
             # asyncio's strerror is "Connect call failed (...)"; the errno text says *why*.
             reason = os.strerror(exc.errno) if exc.errno else (str(exc) or type(exc).__name__)
@@ -760,12 +904,12 @@ class SftpSession:
             reason = str(exc)
         else:
             raise exc
-        raise SftpError(f"{action} {self._where}：{reason}") from exc
+        return reason
 
     def _run(self, coro: Coroutine[object, object, _T]) -> _T:
         if self._loop is None or self._loop.is_closed():
             coro.close()  # never started; closing avoids a "never awaited" warning
-            raise SftpError("SFTP 会话未连接（请在 with SftpSession(...) 块内使用）")
+            raise SftpError(msg("SFTP 会话未连接（请在 with SftpSession(...) 块内使用）"))
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def _shutdown(self) -> None:

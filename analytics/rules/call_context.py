@@ -14,6 +14,7 @@ from analytics.rules.automaton import KeywordIndex
 from analytics.rules.negation import is_negated
 from analytics.rules.operator_spec import MatchOptions, Window
 from analytics.rules.types import Call, Evidence, Seg
+from qa_i18n import msg
 
 SEPARATOR = "\x1e"  # between segments in the scanned text; keywords cannot contain it
 MAX_EVIDENCE = 20
@@ -229,7 +230,11 @@ class CallContext:
         segment = self.segments[occurrence.seg]
         note = ""
         if occurrence.fuzzy:
-            note = f"拼音近似「{keyword}」（相似度 {occurrence.similarity:.2f}）"
+            note = msg(
+                "拼音近似「{keyword}」（相似度 {similarity}）",
+                keyword=keyword,
+                similarity=f"{occurrence.similarity:.2f}",
+            )
         return Evidence(
             segment_id=segment.id,
             char_start=occurrence.start,

@@ -35,6 +35,7 @@ from analytics.rules.text_ops import (
     compile_operator,
 )
 from analytics.rules.types import Call, Evidence, Hit, RuleOutcome
+from qa_i18n import msg
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +229,13 @@ class CompiledRuleSet:
         if isinstance(rule.precondition, int):
             required = self._outcome(rule.precondition, ctx, touched, memo)
             if required.error:
-                raise RuleRuntimeError(f"前置规则「{required.rule_key}」运行出错：{required.error}")
+                raise RuleRuntimeError(
+                    msg(
+                        "前置规则「{key}」运行出错：{error}",
+                        key=required.rule_key,
+                        error=required.error,
+                    )
+                )
             applies = required.fired
         elif isinstance(rule.precondition, _Block):
             applies = rule.precondition.value(ctx)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from analytics.rules.types import Evidence, OperatorResult
+from qa_i18n import msg
 
 _MAX_DEPTH = 100
 
@@ -53,14 +54,20 @@ Expr = Ref | Not | And | Or
 def parse_condition(text: str, available: Collection[int]) -> Expr:
     """Parse `text`; every number must be one of `available`. Raises ConditionError."""
     if not isinstance(text, str) or not text.strip():
-        raise ConditionError("条件表达式为空")
+        raise ConditionError(msg("条件表达式为空"))
     parser = _Parser(text, _tokenize(text))
     expr = parser.parse()
     missing = sorted(references(expr) - set(available))
     if missing:
-        defined = "、".join(str(n) for n in sorted(available)) or "无"
         names = "、".join(str(n) for n in missing)
-        raise ConditionError(f"条件表达式引用了不存在的算子 {names}（已定义：{defined}）")
+        defined = "、".join(str(n) for n in sorted(available)) or msg("无")
+        raise ConditionError(
+            msg(
+                "条件表达式引用了不存在的算子 {numbers}（已定义：{defined}）",
+                numbers=names,
+                defined=defined,
+            )
+        )
     return expr
 
 
@@ -152,8 +159,22 @@ def _tokenize(text: str) -> list[_Token]:
             tokens.append((ch, 0, i))
             i += 1
         else:
-            hint = "（与、或请写成 && 和 ||）" if ch in "&|" else ""
-            raise ConditionError(f"条件表达式第 {i + 1} 个字符处有无法识别的符号「{ch}」{hint}")
+            if ch in "&|":
+                raise ConditionError(
+                    msg(
+                        "条件表达式第 {position} 个字符处有无法识别的符号「{symbol}」"
+                        "（与、或请写成 && 和 ||）",
+                        position=i + 1,
+                        symbol=ch,
+                    )
+                )
+            raise ConditionError(
+                msg(
+                    "条件表达式第 {position} 个字符处有无法识别的符号「{symbol}」",
+                    position=i + 1,
+                    symbol=ch,
+                )
+            )
     tokens.append(("end", 0, len(text)))
     return tokens
 
@@ -168,7 +189,14 @@ class _Parser:
         expr = self._or(0)
         kind, _, at = self.tokens[self.pos]
         if kind != "end":
-            raise ConditionError(f"条件表达式第 {at + 1} 个字符处多出了「{self._show(kind)}」")
+            token = msg("数字") if kind == "num" else kind
+            raise ConditionError(
+                msg(
+                    "条件表达式第 {position} 个字符处多出了「{token}」",
+                    position=at + 1,
+                    token=token,
+                )
+            )
         return expr
 
     def _or(self, depth: int) -> Expr:
@@ -185,7 +213,7 @@ class _Parser:
 
     def _unary(self, depth: int) -> Expr:
         if depth > _MAX_DEPTH:
-            raise ConditionError("条件表达式嵌套过深")
+            raise ConditionError(msg("条件表达式嵌套过深"))
         if self._take("!"):
             return Not(self._unary(depth + 1))
         kind, value, at = self.tokens[self.pos]
@@ -197,11 +225,19 @@ class _Parser:
             expr = self._or(depth + 1)
             if not self._take(")"):
                 _, _, close_at = self.tokens[self.pos]
-                raise ConditionError(f"条件表达式第 {close_at + 1} 个字符处缺少右括号「)」")
+                raise ConditionError(
+                    msg("条件表达式第 {position} 个字符处缺少右括号「)」", position=close_at + 1)
+                )
             return expr
-        where = "末尾" if kind == "end" else f"第 {at + 1} 个字符处"
+        if kind == "end":
+            raise ConditionError(msg("条件表达式末尾应为算子编号、「!」或「(」，却是「结尾」"))
+        # Here `kind` is ")", "&&" or "||": numbers, "!" and "(" were taken above.
         raise ConditionError(
-            f"条件表达式{where}应为算子编号、「!」或「(」，却是「{self._show(kind)}」"
+            msg(
+                "条件表达式第 {position} 个字符处应为算子编号、「!」或「(」，却是「{token}」",
+                position=at + 1,
+                token=kind,
+            )
         )
 
     def _take(self, kind: str) -> bool:
@@ -209,7 +245,3 @@ class _Parser:
             self.pos += 1
             return True
         return False
-
-    @staticmethod
-    def _show(kind: str) -> str:
-        return {"end": "结尾", "num": "数字"}.get(kind, kind)

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from analytics.rules.types import Call, OperatorResult
+from qa_i18n import msg
 
 METRIC_TYPE_NAMES = frozenset(
     {"silence", "interruption", "speech_rate", "duration", "talk_ratio", "latency", "repetition"}
@@ -60,11 +61,11 @@ def validate(kind: str, raw: Mapping[str, Any]) -> list[str]:
     if kind == SENTIMENT_TYPE:
         sentiment = sentiment_module()
         if sentiment is None:
-            return ["算子类型 sentiment 需要 analytics/rules/sentiment.py，当前不可用"]
+            return [msg("算子类型 sentiment 需要 analytics/rules/sentiment.py，当前不可用")]
         return list(sentiment.validate_sentiment(dict(raw)))
     metrics = metrics_module()
     if metrics is None or kind not in metrics.METRIC_TYPES:
-        return [f"算子类型 {kind} 需要 analytics/rules/metrics.py 提供，当前不可用"]
+        return [msg("算子类型 {kind} 需要 analytics/rules/metrics.py 提供，当前不可用", kind=kind)]
     return list(metrics.validate_metric(dict(raw)))
 
 
@@ -90,5 +91,11 @@ def evaluate(
         assert metrics is not None
         result = metrics.evaluate_metric(dict(raw), call)
     if not isinstance(result, OperatorResult):
-        raise TypeError(f"{kind} 算子返回了 {type(result).__name__}，应为 OperatorResult")
+        raise TypeError(
+            msg(
+                "{kind} 算子返回了 {type}，应为 OperatorResult",
+                kind=kind,
+                type=type(result).__name__,
+            )
+        )
     return result

@@ -64,6 +64,7 @@ from analytics.rules.types import (
     OperatorResult,
     Seg,
 )
+from qa_i18n import msg
 
 METRIC_TYPES: frozenset[str] = frozenset(
     {"silence", "interruption", "speech_rate", "duration", "talk_ratio", "latency", "repetition"}
@@ -71,7 +72,6 @@ METRIC_TYPES: frozenset[str] = frozenset(
 
 _META_KEYS = frozenset({"type", "id", "name", "description", "comment", "note"})
 _ROLES = (ROLE_AGENT, ROLE_CUSTOMER, ROLE_ANY)
-_ROLE_NAMES = {ROLE_AGENT: "坐席", ROLE_CUSTOMER: "客户", ROLE_ANY: "说话人", "unknown": "说话人"}
 _FILLERS = frozenset("嗯呃啊哦噢喂")
 _MAX_EVIDENCE = 20
 
@@ -126,47 +126,60 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+# One template per operator type: "算子 {kind} …" would also match (and garble) the message
+# as the rule editor shows it, "算子 2：算子 silence 不支持参数「x」".
+_UNKNOWN_PARAMETER: dict[str, Callable[[str], str]] = {
+    "silence": lambda key: msg("算子 silence 不支持参数「{key}」", key=key),
+    "interruption": lambda key: msg("算子 interruption 不支持参数「{key}」", key=key),
+    "speech_rate": lambda key: msg("算子 speech_rate 不支持参数「{key}」", key=key),
+    "duration": lambda key: msg("算子 duration 不支持参数「{key}」", key=key),
+    "talk_ratio": lambda key: msg("算子 talk_ratio 不支持参数「{key}」", key=key),
+    "latency": lambda key: msg("算子 latency 不支持参数「{key}」", key=key),
+    "repetition": lambda key: msg("算子 repetition 不支持参数「{key}」", key=key),
+}
+
+
+def _one_of(key: str, allowed: tuple[str, ...]) -> str:
+    return msg("参数 {key} 必须是 {options} 之一", key=key, options="、".join(allowed))
+
+
 def _check_param(key: str, kind: Any, value: object) -> str | None:
     if isinstance(kind, tuple):
-        return None if value in kind else f"参数 {key} 必须是 {'、'.join(kind)} 之一"
+        return None if value in kind else _one_of(key, kind)
     if kind == "bool":
-        return None if isinstance(value, bool) else f"参数 {key} 必须是 true 或 false"
+        return None if isinstance(value, bool) else msg("参数 {key} 必须是 true 或 false", key=key)
     if kind in ("role", "role2"):
         allowed = _ROLES if kind == "role" else (ROLE_AGENT, ROLE_CUSTOMER)
-        return None if value in allowed else f"参数 {key} 必须是 {'、'.join(allowed)} 之一"
+        return None if value in allowed else _one_of(key, allowed)
     if kind in ("count", "times"):
         low = 2 if kind == "times" else 0
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-        return None if ok else f"参数 {key} 必须是不小于 {low} 的整数"
+        return None if ok else msg("参数 {key} 必须是不小于 {low} 的整数", key=key, low=low)
     if not _is_number(value):
-        return f"参数 {key} 必须是数字"
+        return msg("参数 {key} 必须是数字", key=key)
     number = float(value)  # type: ignore[arg-type]
     if kind == "ratio" and not 0 <= number <= 1:
-        return f"参数 {key} 必须在 0 到 1 之间"
+        return msg("参数 {key} 必须在 0 到 1 之间", key=key)
     if kind == "pos" and number <= 0:
-        return f"参数 {key} 必须大于 0"
+        return msg("参数 {key} 必须大于 0", key=key)
     if number < 0:
-        return f"参数 {key} 不能为负数"
+        return msg("参数 {key} 不能为负数", key=key)
     return None
 
 
 def validate_metric(spec: dict[str, Any]) -> list[str]:
     """Chinese messages for everything wrong with ``spec``; ``[]`` when it is fine."""
     if not isinstance(spec, Mapping):
-        return ["算子定义必须是 JSON 对象"]
+        return [msg("算子定义必须是 JSON 对象")]
     kind = spec.get("type")
     if kind not in METRIC_TYPES:
         options = "、".join(sorted(METRIC_TYPES))
-        return [
-            f"未知的算子类型「{kind}」，可选：{options}"
-            if kind
-            else f"缺少算子类型 type，可选：{options}"
-        ]
+        if kind:
+            return [msg("未知的算子类型「{kind}」，可选：{options}", kind=kind, options=options)]
+        return [msg("缺少算子类型 type，可选：{options}", options=options)]
     schema = _SCHEMA[kind]
     errors = [
-        f"算子 {kind} 不支持参数「{key}」"
-        for key in spec
-        if key not in schema and key not in _META_KEYS
+        _UNKNOWN_PARAMETER[kind](key) for key in spec if key not in schema and key not in _META_KEYS
     ]
     for key, (param_kind, _default) in schema.items():
         if key in spec and (error := _check_param(key, param_kind, spec[key])):
@@ -174,10 +187,14 @@ def validate_metric(spec: dict[str, Any]) -> list[str]:
     if kind in _BOUNDS and not errors:
         low_key, high_key = _BOUNDS[kind]
         low, high = spec.get(low_key), spec.get(high_key)
+        duration = kind == "duration"
         if low is None and high is None:
-            errors.append(f"算子 {kind} 至少需要 {low_key} 或 {high_key} 之一")
+            if duration:
+                errors.append(msg("算子 duration 至少需要 min_s 或 max_s 之一"))
+            else:
+                errors.append(msg("算子 talk_ratio 至少需要 min 或 max 之一"))
         elif low is not None and high is not None and low > high:
-            errors.append(f"{low_key} 不能大于 {high_key}")
+            errors.append(msg("min_s 不能大于 max_s") if duration else msg("min 不能大于 max"))
     return errors
 
 
@@ -248,9 +265,8 @@ def _silence(p: dict[str, Any], call: Call) -> OperatorResult:
     if p["after"] != "any":
         gaps = [g for g in gaps if g[2] is not None and g[2].role == p["after"]]
     long_gaps = [g for g in gaps if g[1] - g[0] > p["min_ms"]]
-    prefix = {"any": "", "customer": "客户说完后", "agent": "坐席说完后"}[p["after"]]
     evidence = tuple(
-        _time_evidence(start, end, f"{prefix}静音 {_sec(end - start)} 秒")
+        _time_evidence(start, end, _silence_note(p["after"], _sec(end - start)))
         for start, end, _ in long_gaps[:_MAX_EVIDENCE]
     )
     values = {
@@ -259,6 +275,14 @@ def _silence(p: dict[str, Any], call: Call) -> OperatorResult:
         "total_ms": float(sum(g[1] - g[0] for g in long_gaps)),
     }
     return OperatorResult(matched=bool(long_gaps), evidence=evidence, values=values)
+
+
+def _silence_note(after: str, seconds: str) -> str:
+    if after == ROLE_CUSTOMER:
+        return msg("客户说完后静音 {seconds} 秒", seconds=seconds)
+    if after == ROLE_AGENT:
+        return msg("坐席说完后静音 {seconds} 秒", seconds=seconds)
+    return msg("静音 {seconds} 秒", seconds=seconds)
 
 
 def _interruption(p: dict[str, Any], call: Call) -> OperatorResult:
@@ -284,8 +308,11 @@ def _interruption(p: dict[str, Any], call: Call) -> OperatorResult:
         overlap = min(seg.end_ms, victim.end_ms) - seg.start_ms
         max_overlap = max(max_overlap, overlap)
         if overlap > p["min_overlap_ms"] and spoken_chars(seg.text) >= p["min_chars"]:
-            who, whom = _ROLE_NAMES[seg.role], _ROLE_NAMES[victim.role]
-            note = f"{who}在{whom}讲话时插话，重叠 {_sec(overlap)} 秒"
+            # `seg` is an agent or customer segment and its victim one of the other role.
+            if seg.role == ROLE_AGENT:
+                note = msg("坐席在客户讲话时插话，重叠 {seconds} 秒", seconds=_sec(overlap))
+            else:
+                note = msg("客户在坐席讲话时插话，重叠 {seconds} 秒", seconds=_sec(overlap))
             evidence.append(_seg_evidence(seg, note, end_ms=seg.start_ms + overlap))
     values = {
         "applicable": 1.0,
@@ -308,16 +335,16 @@ def _speech_rate(p: dict[str, Any], call: Call) -> OperatorResult:
     rated = [(s, _cpm(n, s.end_ms - s.start_ms)) for s, n in zip(segs, spoken, strict=True)
              if s.end_ms - s.start_ms >= p["min_segment_ms"]]  # fmt: skip
     fast = sorted((r for r in rated if r[1] > p["max_cpm"]), key=lambda r: -r[1])
-    who = _ROLE_NAMES[p["role"]]
+    role = p["role"]
     evidence: list[Evidence] = []
     matched = average > p["max_cpm"] if p["per"] == "average" else bool(fast)
     if matched and p["per"] == "average":
-        note = f"{who}平均语速 {average:.0f} 字/分钟（上限 {p['max_cpm']:g}）"
+        note = _average_rate_note(role, f"{average:.0f}", f"{p['max_cpm']:g}")
         evidence.append(_time_evidence(segs[0].start_ms, segs[-1].end_ms, note))
         fast = fast[:3]  # the fastest sentences, as examples
     if matched:
         evidence += [
-            _seg_evidence(s, f"{who}语速 {r:.0f} 字/分钟") for s, r in fast[:_MAX_EVIDENCE]
+            _seg_evidence(s, _rate_note(role, f"{r:.0f}")) for s, r in fast[:_MAX_EVIDENCE]
         ]
     values = {
         "rate_cpm": round(average, 2),
@@ -328,8 +355,24 @@ def _speech_rate(p: dict[str, Any], call: Call) -> OperatorResult:
     return OperatorResult(matched, tuple(evidence), values)
 
 
+def _average_rate_note(role: str, rate: str, limit: str) -> str:
+    if role == ROLE_AGENT:
+        return msg("坐席平均语速 {rate} 字/分钟（上限 {limit}）", rate=rate, limit=limit)
+    if role == ROLE_CUSTOMER:
+        return msg("客户平均语速 {rate} 字/分钟（上限 {limit}）", rate=rate, limit=limit)
+    return msg("说话人平均语速 {rate} 字/分钟（上限 {limit}）", rate=rate, limit=limit)
+
+
+def _rate_note(role: str, rate: str) -> str:
+    if role == ROLE_AGENT:
+        return msg("坐席语速 {rate} 字/分钟", rate=rate)
+    if role == ROLE_CUSTOMER:
+        return msg("客户语速 {rate} 字/分钟", rate=rate)
+    return msg("说话人语速 {rate} 字/分钟", rate=rate)
+
+
 def _bounded(value: float, p: dict[str, Any], low: str, high: str) -> tuple[bool, str]:
-    """(matched, "" | "（短于 …）"/"（长于 …）") for the duration/talk_ratio bounds."""
+    """(matched, "" | "below" | "above") for the duration/talk_ratio bounds."""
     below = p[low] is not None and value < p[low]
     above = p[high] is not None and value > p[high]
     matched = (below or above) != (p["match"] == "inside")
@@ -340,9 +383,13 @@ def _duration(p: dict[str, Any], call: Call) -> OperatorResult:
     duration_ms = call.duration_ms if call.duration_ms > 0 else call.end_ms
     seconds = duration_ms / 1000
     matched, side = _bounded(seconds, p, "min_s", "max_s")
-    note = f"通话时长 {seconds:.1f} 秒"
-    if side:
-        note += f"（短于 {p['min_s']:g} 秒）" if side == "below" else f"（长于 {p['max_s']:g} 秒）"
+    shown = f"{seconds:.1f}"
+    if side == "below":
+        note = msg("通话时长 {seconds} 秒（短于 {min} 秒）", seconds=shown, min=f"{p['min_s']:g}")
+    elif side == "above":
+        note = msg("通话时长 {seconds} 秒（长于 {max} 秒）", seconds=shown, max=f"{p['max_s']:g}")
+    else:
+        note = msg("通话时长 {seconds} 秒", seconds=shown)
     evidence = (_time_evidence(0, duration_ms, note),) if matched else ()
     return OperatorResult(matched, evidence, {"duration_s": seconds})
 
@@ -366,13 +413,26 @@ def _talk_ratio(p: dict[str, Any], call: Call) -> OperatorResult:
         return OperatorResult(matched=False, values={"applicable": 0.0, "share": 0.0})
     share = own / total
     matched, side = _bounded(share, p, "min", "max")
-    note = f"{_ROLE_NAMES[p['role']]}说话时长占比 {share:.0%}"
-    if side:
-        note += f"（低于 {p['min']:.0%}）" if side == "below" else f"（高于 {p['max']:.0%}）"
+    note = _share_note(p["role"], f"{share:.0%}", side, p)
     evidence = (_time_evidence(0, call.end_ms, note),) if matched else ()
     values = {"applicable": 1.0, "share": round(share, 4), "role_ms": float(own),
               "speech_ms": float(total)}  # fmt: skip
     return OperatorResult(matched, evidence, values)
+
+
+def _share_note(role: str, share: str, side: str, p: dict[str, Any]) -> str:
+    """The talk_ratio note; `role` is agent or customer (validated as "role2")."""
+    if role == ROLE_AGENT:
+        if side == "below":
+            return msg("坐席说话时长占比 {share}（低于 {min}）", share=share, min=f"{p['min']:.0%}")
+        if side == "above":
+            return msg("坐席说话时长占比 {share}（高于 {max}）", share=share, max=f"{p['max']:.0%}")
+        return msg("坐席说话时长占比 {share}", share=share)
+    if side == "below":
+        return msg("客户说话时长占比 {share}（低于 {min}）", share=share, min=f"{p['min']:.0%}")
+    if side == "above":
+        return msg("客户说话时长占比 {share}（高于 {max}）", share=share, max=f"{p['max']:.0%}")
+    return msg("客户说话时长占比 {share}", share=share)
 
 
 def _latency(p: dict[str, Any], call: Call) -> OperatorResult:
@@ -391,7 +451,9 @@ def _latency(p: dict[str, Any], call: Call) -> OperatorResult:
     matched = (longest if p["stat"] == "max" else mean) > p["max_ms"]
     slow = sorted((w for w in waits if w[1] - w[0] > p["max_ms"]), key=lambda w: w[0] - w[1])
     evidence = tuple(
-        _time_evidence(end, start, f"客户说完后坐席 {_sec(start - end)} 秒才回应", seg.id)
+        _time_evidence(
+            end, start, msg("客户说完后坐席 {seconds} 秒才回应", seconds=_sec(start - end)), seg.id
+        )
         for end, start, seg in (slow[:_MAX_EVIDENCE] if matched else [])
     )
     values = {"applicable": 1.0, "count": float(len(latencies)), "max_ms": float(longest),
@@ -428,6 +490,7 @@ def _repetition(p: dict[str, Any], call: Call) -> OperatorResult:
     if p["method"] == "bigram":
         similar, prepared = _set_jaccard, [_bigrams(text) for text in prepared]
     most = 1 if turns else 0
+    role = p["role"]
     notes: dict[int, tuple[Seg, str]] = {}
     for i, (seg, _text) in enumerate(turns):
         start = max(0, i - p["lookback"])
@@ -437,14 +500,29 @@ def _repetition(p: dict[str, Any], call: Call) -> OperatorResult:
         most = max(most, len(earlier) + 1)
         if len(earlier) + 1 >= p["times"]:
             for prev, score in earlier:
-                notes.setdefault(prev.id, (prev, f"提出相似诉求（相似度 {score:.2f}）"))
-            notes[seg.id] = (seg, f"第 {len(earlier) + 1} 次提出相同诉求")
-    who = _ROLE_NAMES[p["role"]]
+                notes.setdefault(prev.id, (prev, _similar_note(role, f"{score:.2f}")))
+            notes[seg.id] = (seg, _repeat_note(role, len(earlier) + 1))
     ordered = sorted(notes.values(), key=lambda n: (n[0].start_ms, n[0].id))
-    evidence = tuple(_seg_evidence(seg, f"{who}{note}") for seg, note in ordered[:_MAX_EVIDENCE])
+    evidence = tuple(_seg_evidence(seg, note) for seg, note in ordered[:_MAX_EVIDENCE])
     return OperatorResult(
         bool(notes), evidence, {"max_repeats": float(most), "turns": float(len(turns))}
     )
+
+
+def _similar_note(role: str, similarity: str) -> str:
+    if role == ROLE_AGENT:
+        return msg("坐席提出相似诉求（相似度 {similarity}）", similarity=similarity)
+    if role == ROLE_CUSTOMER:
+        return msg("客户提出相似诉求（相似度 {similarity}）", similarity=similarity)
+    return msg("说话人提出相似诉求（相似度 {similarity}）", similarity=similarity)
+
+
+def _repeat_note(role: str, count: int) -> str:
+    if role == ROLE_AGENT:
+        return msg("坐席第 {count} 次提出相同诉求", count=count)
+    if role == ROLE_CUSTOMER:
+        return msg("客户第 {count} 次提出相同诉求", count=count)
+    return msg("说话人第 {count} 次提出相同诉求", count=count)
 
 
 _OPERATORS: dict[str, Callable[[dict[str, Any], Call], OperatorResult]] = {

@@ -26,6 +26,8 @@ from functools import cache
 from pypinyin.contrib.tone_convert import to_normal
 from pypinyin.pinyin_dict import pinyin_dict
 
+from qa_i18n import msg
+
 MAX_VARIANTS = 16
 _TOKEN_BASE = 0xE000  # Unicode private-use area: never produced by the ASR
 _TOKEN_LIMIT = 0xF8FF
@@ -83,7 +85,7 @@ class _Tokens:
         if token is None:
             code = _TOKEN_BASE + len(self._by_syllable)
             if code > _TOKEN_LIMIT:  # cannot happen with ~400 Mandarin syllables
-                raise RuntimeError("拼音音节数量超出预期")
+                raise RuntimeError(msg("拼音音节数量超出预期"))
             token = self._by_syllable.setdefault(fuzzy, chr(code))
         return token
 

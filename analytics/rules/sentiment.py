@@ -46,7 +46,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +54,7 @@ from typing import Any, TypeVar
 import jieba
 
 from analytics.rules.types import ROLE_AGENT, ROLE_CUSTOMER, Call, Evidence, OperatorResult, Seg
+from qa_i18n import msg
 
 _T = TypeVar("_T")
 LEXICON_DIR = Path(__file__).with_name("lexicon")
@@ -67,8 +68,65 @@ _SPEC_KEYS = frozenset(
 )
 _WINDOW = 3  # a negator/degree adverb reaches this many words ahead
 _BEARING = 0.1
-_ROLE_NAMES = {ROLE_AGENT: "坐席", ROLE_CUSTOMER: "客户"}
-_LABEL_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+# Evidence notes: one template per role, label and detail. "客户情绪负面（-0.45）", with the words
+# that carried it ("…：破银行、投诉"), with the voice emotion tag that agreed ("…；语音情绪 angry"),
+# or both. Called with every parameter; a template uses the ones it names.
+_MOOD_NOTES: dict[tuple[str, str, bool, bool], Callable[..., str]] = {
+    (ROLE_AGENT, "negative", False, False): lambda **p: msg("坐席情绪负面（{score}）", **p),
+    (ROLE_AGENT, "negative", True, False): lambda **p: msg("坐席情绪负面（{score}）：{words}", **p),
+    (ROLE_AGENT, "negative", False, True): lambda **p: msg(
+        "坐席情绪负面（{score}）；语音情绪 {emotion}", **p
+    ),
+    (ROLE_AGENT, "negative", True, True): lambda **p: msg(
+        "坐席情绪负面（{score}）：{words}；语音情绪 {emotion}", **p
+    ),
+    (ROLE_AGENT, "neutral", False, False): lambda **p: msg("坐席情绪中性（{score}）", **p),
+    (ROLE_AGENT, "neutral", True, False): lambda **p: msg("坐席情绪中性（{score}）：{words}", **p),
+    (ROLE_AGENT, "neutral", False, True): lambda **p: msg(
+        "坐席情绪中性（{score}）；语音情绪 {emotion}", **p
+    ),
+    (ROLE_AGENT, "neutral", True, True): lambda **p: msg(
+        "坐席情绪中性（{score}）：{words}；语音情绪 {emotion}", **p
+    ),
+    (ROLE_AGENT, "positive", False, False): lambda **p: msg("坐席情绪正面（{score}）", **p),
+    (ROLE_AGENT, "positive", True, False): lambda **p: msg("坐席情绪正面（{score}）：{words}", **p),
+    (ROLE_AGENT, "positive", False, True): lambda **p: msg(
+        "坐席情绪正面（{score}）；语音情绪 {emotion}", **p
+    ),
+    (ROLE_AGENT, "positive", True, True): lambda **p: msg(
+        "坐席情绪正面（{score}）：{words}；语音情绪 {emotion}", **p
+    ),
+    (ROLE_CUSTOMER, "negative", False, False): lambda **p: msg("客户情绪负面（{score}）", **p),
+    (ROLE_CUSTOMER, "negative", True, False): lambda **p: msg(
+        "客户情绪负面（{score}）：{words}", **p
+    ),
+    (ROLE_CUSTOMER, "negative", False, True): lambda **p: msg(
+        "客户情绪负面（{score}）；语音情绪 {emotion}", **p
+    ),
+    (ROLE_CUSTOMER, "negative", True, True): lambda **p: msg(
+        "客户情绪负面（{score}）：{words}；语音情绪 {emotion}", **p
+    ),
+    (ROLE_CUSTOMER, "neutral", False, False): lambda **p: msg("客户情绪中性（{score}）", **p),
+    (ROLE_CUSTOMER, "neutral", True, False): lambda **p: msg(
+        "客户情绪中性（{score}）：{words}", **p
+    ),
+    (ROLE_CUSTOMER, "neutral", False, True): lambda **p: msg(
+        "客户情绪中性（{score}）；语音情绪 {emotion}", **p
+    ),
+    (ROLE_CUSTOMER, "neutral", True, True): lambda **p: msg(
+        "客户情绪中性（{score}）：{words}；语音情绪 {emotion}", **p
+    ),
+    (ROLE_CUSTOMER, "positive", False, False): lambda **p: msg("客户情绪正面（{score}）", **p),
+    (ROLE_CUSTOMER, "positive", True, False): lambda **p: msg(
+        "客户情绪正面（{score}）：{words}", **p
+    ),
+    (ROLE_CUSTOMER, "positive", False, True): lambda **p: msg(
+        "客户情绪正面（{score}）；语音情绪 {emotion}", **p
+    ),
+    (ROLE_CUSTOMER, "positive", True, True): lambda **p: msg(
+        "客户情绪正面（{score}）：{words}；语音情绪 {emotion}", **p
+    ),
+}
 _SENTENCE = re.compile(r"[^。！？!?；;…]+[。！？!?；;…]*")
 _CLAUSE = re.compile(r"[^，,、：:\s~～。！？!?；;…]+")
 
@@ -332,32 +390,40 @@ def call_sentiment(call: Call, *, end_turns: int = 3) -> CallSentiment:
     return CallSentiment(segments=segments, by_role=by_role)
 
 
+def _one_of(key: str, allowed: Sequence[str]) -> str:
+    return msg("参数 {key} 必须是 {options} 之一", key=key, options="、".join(allowed))
+
+
 def validate_sentiment(spec: dict[str, Any]) -> list[str]:
     """Chinese messages for everything wrong with a sentiment operator; ``[]`` when fine."""
     if not isinstance(spec, dict):
-        return ["算子定义必须是 JSON 对象"]
+        return [msg("算子定义必须是 JSON 对象")]
     errors = []
     if spec.get("type") != "sentiment":
-        errors.append("算子类型 type 必须是 sentiment")
-    errors += [f"算子 sentiment 不支持参数「{key}」" for key in spec if key not in _SPEC_KEYS]
+        errors.append(msg("算子类型 type 必须是 sentiment"))
+    errors += [
+        msg("算子 sentiment 不支持参数「{key}」", key=key) for key in spec if key not in _SPEC_KEYS
+    ]
     if spec.get("role", ROLE_CUSTOMER) not in (ROLE_AGENT, ROLE_CUSTOMER):
-        errors.append("参数 role 必须是 agent、customer 之一")
+        errors.append(_one_of("role", (ROLE_AGENT, ROLE_CUSTOMER)))
     if spec.get("scope", "end") not in SCOPES:
-        errors.append(f"参数 scope 必须是 {'、'.join(SCOPES)} 之一")
+        errors.append(_one_of("scope", SCOPES))
     if "label" in spec and spec["label"] not in LABELS:
-        errors.append(f"参数 label 必须是 {'、'.join(LABELS)} 之一")
+        errors.append(_one_of("label", LABELS))
     if "label" not in spec and spec.get("scope", "end") != "drop":
-        errors.append("缺少参数 label（negative、neutral、positive）")
+        errors.append(msg("缺少参数 label（negative、neutral、positive）"))
     turns = spec.get("turns", 3)
     if not isinstance(turns, int) or isinstance(turns, bool) or turns < 1:
-        errors.append("参数 turns 必须是不小于 1 的整数")
+        errors.append(msg("参数 {key} 必须是不小于 {low} 的整数", key="turns", low=1))
     return errors
 
 
 def _evidence(
-    call: Call, window: list[SegmentSentiment], label: str, role: str, prefix: str = ""
+    call: Call, window: list[SegmentSentiment], label: str, role: str, part: str = ""
 ) -> list[Evidence]:
-    """The segments that pushed ``window`` towards ``label`` (all of it for neutral)."""
+    """The segments that pushed ``window`` towards ``label`` (all of it for neutral).
+
+    ``part`` is "start" or "end" when the notes should say which part of the call it is."""
     sign = {"negative": -1, "positive": 1}.get(label, 0)
     drivers = [s for s in window if s.score * sign >= _BEARING] if sign else list(window)
     drivers.sort(key=lambda s: -abs(s.score) * abs(sign))
@@ -366,11 +432,15 @@ def _evidence(
     for item in drivers:
         seg: Seg = segs[item.segment_id]
         hits = [h for h in _analyse(seg.text)[1] if h.weight * sign > 0]  # none for neutral
-        note = f"{prefix}{_ROLE_NAMES[role]}情绪{_LABEL_NAMES[item.label]}（{item.score:+.2f}）"
-        if hits:
-            note += "：" + "、".join(dict.fromkeys(h.word for h in hits))
-        if sign and _emotion_weight(seg.emotion) * sign > 0:
-            note += f"；语音情绪 {seg.emotion}"
+        words = "、".join(dict.fromkeys(h.word for h in hits))
+        emotion = seg.emotion if sign and _emotion_weight(seg.emotion) * sign > 0 else ""
+        note = _MOOD_NOTES[role, item.label, bool(words), bool(emotion)](
+            score=f"{item.score:+.2f}", words=words, emotion=emotion
+        )
+        if part == "start":
+            note = msg("开头{note}", note=note)
+        elif part == "end":
+            note = msg("结尾{note}", note=note)
         top = max(hits, key=lambda h: abs(h.weight)) if hits else None
         evidence.append(Evidence(
             segment_id=seg.id, char_start=top.start if top else 0,
@@ -421,8 +491,8 @@ def evaluate_sentiment(
         matched = rank[start_label] > rank[end_label] and spec.get("label", end_label) == end_label
         evidence = []
         if matched:
-            evidence = _evidence(call, start_w, start_label, role, "开头") + _evidence(
-                call, end_w, end_label, role, "结尾"
+            evidence = _evidence(call, start_w, start_label, role, "start") + _evidence(
+                call, end_w, end_label, role, "end"
             )
         values = {"applicable": 1.0, "start_score": start_score, "end_score": end_score,
                   "drop": round(start_score - end_score, 4)}  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 
 from analytics.rules.expr import ConditionError, Expr, parse_condition
 from analytics.rules.operator_spec import OperatorSpec, parse_operator
+from qa_i18n import msg
 
 SEVERITIES = ("info", "minor", "major", "critical")
 _KEY = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
@@ -60,13 +61,18 @@ class RuleSpec:
 
 def parse_rule(doc: object, *, index: int = 0) -> RuleSpec:
     """One rule document; `index` is its id when the document has none. Raises RuleSpecError."""
-    label = f"第 {index + 1} 条规则"
-    if isinstance(doc, dict) and isinstance(doc.get("key"), str):
-        label = f"规则「{doc['key']}」"
     errors: list[str] = []
     spec = _parse_rule(doc, index, errors)
     if errors or spec is None:
-        raise RuleSpecError([f"{label}：{e}" for e in errors])
+        if isinstance(doc, dict) and isinstance(doc.get("key"), str):
+            key = doc["key"]
+            raise RuleSpecError(
+                [msg("规则「{key}」：{problem}", key=key, problem=e) for e in errors]
+            )
+        number = index + 1
+        raise RuleSpecError(
+            [msg("第 {number} 条规则：{problem}", number=number, problem=e) for e in errors]
+        )
     return spec
 
 
@@ -83,7 +89,13 @@ def validate_rule_set(docs: Sequence[object]) -> list[RuleSpec]:
     by_key = {spec.key: spec for spec in specs}
     for spec in specs:
         if isinstance(spec.precondition, RuleRef) and spec.precondition.key not in by_key:
-            errors.append(f"规则「{spec.key}」：前置条件引用了不存在的规则「{spec.precondition.key}」")
+            errors.append(
+                msg(
+                    "规则「{key}」：前置条件引用了不存在的规则「{missing}」",
+                    key=spec.key,
+                    missing=spec.precondition.key,
+                )
+            )
     errors.extend(_cycles(specs, by_key))
     if errors:
         raise RuleSpecError(errors)
@@ -92,26 +104,32 @@ def validate_rule_set(docs: Sequence[object]) -> list[RuleSpec]:
 
 def _parse_rule(doc: object, index: int, errors: list[str]) -> RuleSpec | None:
     if not isinstance(doc, dict):
-        errors.append("规则必须是 JSON 对象")
+        errors.append(msg("规则必须是 JSON 对象"))
         return None
     for name in sorted(set(doc) - _RULE_FIELDS):
-        errors.append(f"不认识的字段「{name}」")
+        errors.append(msg("不认识的字段「{field}」", field=name))
     rule_id = doc.get("id", index)
     if not isinstance(rule_id, int) or isinstance(rule_id, bool) or rule_id < 0:
-        errors.append(f"id 必须是非负整数，收到 {rule_id!r}")
+        errors.append(msg("id 必须是非负整数，收到 {value}", value=repr(rule_id)))
     key = doc.get("key")
     if not isinstance(key, str) or not _KEY.fullmatch(key):
-        errors.append("key 必须是 1–100 个字母、数字、下划线、点或连字符")
+        errors.append(msg("key 必须是 1–100 个字母、数字、下划线、点或连字符"))
     name = doc.get("name", key)
     if not isinstance(name, str) or not name.strip():
-        errors.append("name 必须是非空字符串")
+        errors.append(msg("name 必须是非空字符串"))
     severity = doc.get("severity")
     if severity not in SEVERITIES:
-        errors.append(f"严重级别 severity「{severity}」无效，应为 {'、'.join(SEVERITIES)} 之一")
+        errors.append(
+            msg(
+                "严重级别 severity「{severity}」无效，应为 {options} 之一",
+                severity=severity,
+                options="、".join(SEVERITIES),
+            )
+        )
     explanation = doc.get("explanation", "")
     if not isinstance(explanation, str):
-        errors.append("explanation 必须是字符串")
-    body = parse_block(doc.get("operators"), doc.get("condition"), errors, "")
+        errors.append(msg("explanation 必须是字符串"))
+    body = parse_block(doc.get("operators"), doc.get("condition"), errors)
     precondition = _parse_precondition(doc.get("precondition"), errors)
     if errors or body is None:
         return None
@@ -122,21 +140,28 @@ def _parse_rule(doc: object, index: int, errors: list[str]) -> RuleSpec | None:
 
 
 def parse_block(
-    operators: object, condition: object, errors: list[str], where: str
+    operators: object, condition: object, errors: list[str], *, precondition: bool = False
 ) -> ConditionBlock | None:
-    """Operators plus condition. A missing condition means all operators must match (1 && 2 …)."""
+    """Operators plus condition. A missing condition means all operators must match (1 && 2 …).
+
+    `precondition`: the block is a rule's inline precondition; its messages say so.
+    """
+
+    def problem(text: str) -> str:
+        return msg("前置条件 {problem}", problem=text) if precondition else text
+
     if not isinstance(operators, dict) or not operators:
-        errors.append(f"{where}operators 必须是非空对象，键为算子编号")
+        errors.append(problem(msg("operators 必须是非空对象，键为算子编号")))
         return None
     parsed: dict[int, OperatorSpec] = {}
     ok = True
     for raw_number, raw_op in operators.items():
         number = _operator_number(raw_number)
         if number is None:
-            errors.append(f"{where}算子编号「{raw_number}」必须是正整数")
+            errors.append(problem(msg("算子编号「{number}」必须是正整数", number=raw_number)))
             ok = False
             continue
-        op = parse_operator(raw_op, errors, f"{where}算子 {number}")
+        op = parse_operator(raw_op, errors, number, precondition=precondition)
         if op is None:
             ok = False
         else:
@@ -144,13 +169,13 @@ def parse_block(
     if condition is None:
         condition = " && ".join(str(n) for n in sorted(parsed))
     if not isinstance(condition, str):
-        errors.append(f"{where}condition 必须是字符串")
+        errors.append(problem(msg("condition 必须是字符串")))
         return None
     numbers = {_operator_number(n) for n in operators}
     try:
         expr = parse_condition(condition, {n for n in numbers if n is not None})
     except ConditionError as exc:
-        errors.append(f"{where}{exc}")
+        errors.append(problem(str(exc)))
         return None
     return ConditionBlock(parsed, expr, condition) if ok and parsed else None
 
@@ -160,14 +185,17 @@ def _parse_precondition(raw: object, errors: list[str]) -> RuleRef | ConditionBl
         return None
     if isinstance(raw, dict) and set(raw) == {"rule"}:
         if not isinstance(raw["rule"], str) or not _KEY.fullmatch(raw["rule"]):
-            errors.append("前置条件 precondition.rule 必须是规则的 key")
+            errors.append(msg("前置条件 precondition.rule 必须是规则的 key"))
             return None
         return RuleRef(raw["rule"])
     if isinstance(raw, dict) and "operators" in raw and set(raw) <= {"operators", "condition"}:
-        return parse_block(raw["operators"], raw.get("condition"), errors, "前置条件 ")
+        return parse_block(raw["operators"], raw.get("condition"), errors, precondition=True)
+    # No parameters, so the braces are literal text (msg formats only when given parameters).
     errors.append(
-        "前置条件 precondition 只能是 null、{\"rule\": \"规则key\"} "
-        "或 {\"operators\": {...}, \"condition\": \"...\"}"
+        msg(
+            '前置条件 precondition 只能是 null、{"rule": "规则key"} '
+            '或 {"operators": {...}, "condition": "..."}'
+        )
     )
     return None
 
@@ -185,10 +213,17 @@ def _duplicates(specs: list[RuleSpec]) -> list[str]:
     seen_keys: set[str] = set()
     for spec in specs:
         if spec.id in seen_ids:
-            errors.append(f"规则「{spec.key}」：id {spec.id} 与规则「{seen_ids[spec.id]}」重复")
+            errors.append(
+                msg(
+                    "规则「{key}」：id {id} 与规则「{other}」重复",
+                    key=spec.key,
+                    id=spec.id,
+                    other=seen_ids[spec.id],
+                )
+            )
         seen_ids.setdefault(spec.id, spec.key)
         if spec.key in seen_keys:
-            errors.append(f"规则 key「{spec.key}」重复")
+            errors.append(msg("规则 key「{key}」重复", key=spec.key))
         seen_keys.add(spec.key)
     return errors
 
@@ -205,7 +240,7 @@ def _cycles(specs: list[RuleSpec], by_key: Mapping[str, RuleSpec]) -> list[str]:
                 loop = [*path[path.index(nxt) :], nxt]
                 if frozenset(loop) not in reported:
                     reported.add(frozenset(loop))
-                    errors.append(f"前置条件存在循环引用：{' → '.join(loop)}")
+                    errors.append(msg("前置条件存在循环引用：{cycle}", cycle=" → ".join(loop)))
                 break
             path.append(nxt)
             current = by_key.get(nxt)

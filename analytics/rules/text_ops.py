@@ -37,6 +37,7 @@ from analytics.rules.operator_spec import (
 )
 from analytics.rules.regex_prefilter import context_free, required_literals
 from analytics.rules.types import Evidence, OperatorResult
+from qa_i18n import msg
 
 
 class RuleRuntimeError(RuntimeError):
@@ -246,7 +247,11 @@ class RegexEval(CompiledOp):
                     continue
             except TimeoutError as exc:
                 raise RuleRuntimeError(
-                    f"正则表达式在片段 {seg.id} 上超时（超过 {timeout:g} 秒），本通话跳过该规则"
+                    msg(
+                        "正则表达式在片段 {segment} 上超时（超过 {seconds} 秒），本通话跳过该规则",
+                        segment=seg.id,
+                        seconds=f"{timeout:g}",
+                    )
                 ) from exc
             for m in matches[: MAX_EVIDENCE - len(evidence)]:
                 evidence.append(

@@ -33,6 +33,7 @@ from analytics.rules.sentiment import (
 from analytics.rules.summary import call_metrics
 from analytics.rules.types import Call, Evidence, RuleOutcome, Seg
 from analytics.services.rulesets import CompiledVersion, active_compiled, compiled_version
+from qa_i18n import msg
 from transcription.models import Recording, Segment
 from transcription.services.recordings import claim_stage, recording_fail
 
@@ -107,8 +108,9 @@ def call_analyze(*, recording_id: int) -> Recording | None:
         analyses = analyze(load_calls([recording_id]), compiled) if compiled else []
     except Exception as exc:
         logger.exception("analysis of recording %s crashed", recording_id)
+        reason = msg("分析程序出错：{error}", error=f"{type(exc).__name__}: {exc}")
         return recording_fail(recording_id=recording_id, stage=Recording.Stage.ANALYZE,
-                              reason=f"分析程序出错：{type(exc).__name__}: {exc}")
+                              reason=reason)  # fmt: skip
     with transaction.atomic():
         if compiled is not None:
             store(analyses, compiled, only_status=Recording.Status.ANALYZING)

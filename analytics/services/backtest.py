@@ -33,6 +33,7 @@ from analytics.services.rulesets import (
     rule_body,
     validate_pack,
 )
+from qa_i18n import msg
 from qa_platform.audit import audit_record
 from transcription.models import Recording, Segment
 
@@ -92,13 +93,13 @@ def rule_backtest(
     """Counts, sample hits with evidence and an estimated precision. Raises RuleSetError."""
     started = time.monotonic()
     if not 1 <= days <= MAX_DAYS:
-        raise RuleSetError([f"天数必须在 1 到 {MAX_DAYS} 之间"])
+        raise RuleSetError([msg("天数必须在 1 到 {max} 之间", max=MAX_DAYS)])
     body = rule_body(document)
     key = body.get("key")
     current, scorecard = current_content(rule_set)
     docs = documents_of(current)
     if not isinstance(key, str):
-        raise RuleSetError(["规则缺少 key"])
+        raise RuleSetError([msg("规则缺少 key")])
     docs[key] = body
     if scorecard is not None:
         validate_pack(rule_set, [{**d, "id": i} for i, d in enumerate(docs.values())],

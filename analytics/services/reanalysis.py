@@ -25,6 +25,7 @@ from django.utils import timezone
 from analytics.models import ReanalysisJob, ReanalysisPartition, RuleSetVersion
 from analytics.services.analysis import analyze, load_calls, load_features, store
 from analytics.services.rulesets import compiled_version, user_or_none
+from qa_i18n import msg
 from qa_platform.audit import audit_record
 from transcription.models import Recording
 
@@ -52,7 +53,7 @@ def reanalysis_start(
     """Create a job split into `partitions` shares (default REANALYSIS_PARTITIONS), queued on
     commit: with several analytics workers the shares run in parallel."""
     if date_to < date_from:
-        raise ValueError("结束日期早于开始日期")
+        raise ValueError(msg("结束日期早于开始日期"))
     count = max(1, partitions or settings.REANALYSIS_PARTITIONS)
     job = ReanalysisJob.objects.create(
         rule_set_version=version, date_from=date_from, date_to=date_to, partitions=count,
@@ -98,7 +99,7 @@ def reanalysis_run(
     try:
         compiled = compiled_version(job.rule_set_version)
     except Exception as exc:
-        _finish(job_id, ReanalysisJob.Status.FAILED, f"规则方案无法编译：{exc}")
+        _finish(job_id, ReanalysisJob.Status.FAILED, msg("规则方案无法编译：{error}", error=exc))
         return ReanalysisJob.objects.get(id=job_id), False
     deadline = None if seconds is None else time.monotonic() + seconds
     calls = calls_in_range(job.date_from, job.date_to)
@@ -174,7 +175,9 @@ def _finish(job_id: int, status: str, error: str = "") -> None:
 def reanalysis_cancel(*, job: ReanalysisJob, user: User | None) -> None:
     updated = ReanalysisJob.objects.filter(
         id=job.id, status__in=[ReanalysisJob.Status.QUEUED, ReanalysisJob.Status.RUNNING]
-    ).update(status=ReanalysisJob.Status.CANCELLED, finished_at=timezone.now(), error="已手动取消")
+    ).update(
+        status=ReanalysisJob.Status.CANCELLED, finished_at=timezone.now(), error=msg("已手动取消")
+    )
     if updated:
         audit_record(user=user, action="reanalysis.cancel", object_type="reanalysis_job",
                      object_id=job.id)  # fmt: skip

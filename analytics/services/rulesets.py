@@ -33,6 +33,7 @@ from analytics.models import (
 )
 from analytics.rulepack import RulePack, RulePackError, resolve_pack
 from analytics.rules.spec import parse_rule
+from qa_i18n import msg
 from qa_platform.audit import audit_record
 
 User = AbstractBaseUser | AnonymousUser
@@ -280,7 +281,7 @@ def rulepack_load(
         rule_set.title = document["title"]
         rule_set.description = str(document.get("description", ""))
         rule_set.save(update_fields=["title", "description", "updated_at"])
-    note = comment or f"载入规则包 {name} v{document['version']}"
+    note = comment or msg("载入规则包 {name} v{version}", name=name, version=document["version"])
     rule_versions = [_rule_version_for(rule_set, doc, user, note) for doc in document["rules"]]
     scorecard = _scorecard_version_for(rule_set, document["labels"], document["scorecard"],
                                        user, note)  # fmt: skip
@@ -299,11 +300,15 @@ def rulepack_load_file(*, name_or_path: str, user: User | None = None,
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise RuleSetError([f"无法读取规则包 {path}：{exc.strerror or exc}"]) from None
+        raise RuleSetError(
+            [msg("无法读取规则包 {path}：{error}", path=path, error=exc.strerror or exc)]
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RuleSetError([f"规则包 {path} 不是有效的 UTF-8 JSON：{exc}"]) from None
+        raise RuleSetError(
+            [msg("规则包 {path} 不是有效的 UTF-8 JSON：{error}", path=path, error=exc)]
+        ) from None
     if not isinstance(document, dict):
-        raise RuleSetError(["规则包的顶层必须是 JSON 对象"])
+        raise RuleSetError([msg("规则包的顶层必须是 JSON 对象")])
     return rulepack_load(document=document, user=user, activate=activate)
 
 
@@ -312,10 +317,15 @@ def parse_rule_text(text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RuleSetError([f"规则定义不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，"
-                            f"{exc.msg}"]) from None  # fmt: skip
+        problem = msg(
+            "规则定义不是有效的 JSON：第 {line} 行第 {column} 列，{error}",
+            line=exc.lineno,
+            column=exc.colno,
+            error=exc.msg,
+        )
+        raise RuleSetError([problem]) from None
     if not isinstance(document, dict):
-        raise RuleSetError(["规则定义必须是 JSON 对象"])
+        raise RuleSetError([msg("规则定义必须是 JSON 对象")])
     return document
 
 
@@ -340,12 +350,15 @@ def rule_save(
     rules = documents_of(current)
     if original_key is not None and key != original_key:
         errors.append(
-            f"不能修改规则标识 key（原为「{original_key}」）：质检项和前置条件按它引用规则"
+            msg(
+                "不能修改规则标识 key（原为「{key}」）：质检项和前置条件按它引用规则",
+                key=original_key,
+            )
         )
     elif original_key is None and isinstance(key, str) and key in rules:
-        errors.append(f"规则标识「{key}」已存在")
+        errors.append(msg("规则标识「{key}」已存在", key=key))
     if scorecard is None:
-        errors.append("该规则方案还没有评分表，请先载入规则包")
+        errors.append(msg("该规则方案还没有评分表，请先载入规则包"))
     if errors:
         raise RuleSetError(errors)
     assert isinstance(key, str) and scorecard is not None
@@ -354,7 +367,8 @@ def rule_save(
     validate_pack(rule_set, docs, scorecard.labels, scorecard.document)
     version = _rule_version_for(rule_set, body, user, comment)
     all_versions = [version if k == key else current[k] for k in rules]
-    draft = _draft_with(rule_set, all_versions, scorecard, user, comment or f"修改规则 {key}")
+    note = comment or msg("修改规则 {key}", key=key)
+    draft = _draft_with(rule_set, all_versions, scorecard, user, note)
     audit_record(user=user, action="rule.save", object_type="rule", object_id=version.rule_id,
                  details={"key": key, "version": version.number, "draft": draft.number,
                           "comment": comment[:200]})  # fmt: skip
@@ -369,7 +383,8 @@ def scorecard_save(
     docs = [{**doc, "id": i} for i, doc in enumerate(documents_of(current).values())]
     validate_pack(rule_set, docs, labels, document)
     version = _scorecard_version_for(rule_set, labels, document, user, comment)
-    draft = _draft_with(rule_set, list(current.values()), version, user, comment or "修改评分表")
+    note = comment or msg("修改评分表")
+    draft = _draft_with(rule_set, list(current.values()), version, user, note)
     audit_record(user=user, action="scorecard.save", object_type="scorecard_version",
                  object_id=version.id, details={"number": version.number, "draft": draft.number,
                                                 "comment": comment[:200]})  # fmt: skip
@@ -407,7 +422,7 @@ def rule_set_version_activate(
         status__in=[ReanalysisJob.Status.QUEUED, ReanalysisJob.Status.RUNNING]
     ).exclude(rule_set_version=version).update(
         status=ReanalysisJob.Status.CANCELLED, finished_at=now,
-        error="规则方案已切换到新版本，本任务取消",
+        error=msg("规则方案已切换到新版本，本任务取消"),
     )  # fmt: skip
     audit_record(user=user, action="ruleset.activate", object_type="rule_set_version",
                  object_id=version.id,

@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from qa_platform.i18n import localized
 from transcription.models import Recording
 from transcription.selectors import recording_get_visible, user_may_upload
-from transcription.services.registration import TombstonedError
+from transcription.services.registration import Registration, TombstonedError
 from transcription.services.uploads import (
     SIDECAR_MAX_BYTES,
     SidecarInvalid,
@@ -55,7 +56,10 @@ class RecordingUploadApi(APIView):
         sha256 = serializers.CharField(source="recording.sha256")
         status = serializers.CharField(source="recording.status")
         created = serializers.BooleanField()
-        error = serializers.CharField(source="recording.error")
+        error = serializers.SerializerMethodField()
+
+        def get_error(self, registration: Registration) -> str:
+            return localized(registration.recording.error)
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         # Installed before anything reads the body, so an oversized part never reaches disk.
@@ -73,14 +77,15 @@ class RecordingUploadApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            registration = recording_upload(file=data["file"], sidecar=data.get("sidecar"),
-                                            user=request.user)
+            registration = recording_upload(
+                file=data["file"], sidecar=data.get("sidecar"), user=request.user
+            )
         except UploadTooLarge as exc:
             raise PayloadTooLarge(str(exc)) from None
         except SidecarInvalid as exc:
             raise exceptions.ValidationError({"sidecar": [str(exc)]}) from None
         except TombstonedError as exc:
-            raise Conflict(str(exc)) from None
+            raise Conflict(localized(exc)) from None
         return Response(
             self.OutputSerializer(registration).data,
             status=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK,
@@ -89,10 +94,24 @@ class RecordingUploadApi(APIView):
 
 class RecordingDetailApi(APIView):
     class OutputSerializer(serializers.ModelSerializer):
+        # Stored in Chinese; given in the language the request asks for.
+        error = serializers.SerializerMethodField()
+
         class Meta:
             model = Recording
-            fields = ["id", "sha256", "status", "error", "call_id", "original_name",
-                      "duration_ms", "created_at"]
+            fields = [
+                "id",
+                "sha256",
+                "status",
+                "error",
+                "call_id",
+                "original_name",
+                "duration_ms",
+                "created_at",
+            ]
+
+        def get_error(self, recording: Recording) -> str:
+            return localized(recording.error)
 
     def get(self, request: Request, recording_id: int) -> Response:
         try:

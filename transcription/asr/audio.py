@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_i18n import msg
 from transcription.asr.base import TranscriptionError
 
 TARGET_SAMPLE_RATE = 16000
@@ -65,7 +66,7 @@ def _tool(name: str) -> str:
     """Return the absolute path of an ffmpeg tool or raise a user-facing error."""
     found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/local/bin")
     if not found:
-        raise TranscriptionError(f"服务器未安装 {name}，无法处理音频")
+        raise TranscriptionError(msg("服务器未安装 {tool}，无法处理音频", tool=name))
     return found
 
 
@@ -78,7 +79,7 @@ def _stderr_reason(stderr: bytes, path: Path) -> str:
     """Condense ffmpeg's stderr to its last meaningful line, without the long path prefix."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     if not lines:
-        return "未知错误"
+        return msg("未知错误")
     last = lines[-1]
     prefix = _input_url(path) + ":"
     return last[len(prefix) :].strip() if last.startswith(prefix) else last
@@ -92,7 +93,9 @@ def _run(args: list[str], *, timeout: float) -> subprocess.CompletedProcess[byte
             args, stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=timeout
         )
     except subprocess.TimeoutExpired as exc:
-        raise TranscriptionError(f"音频处理超时（超过 {int(timeout)} 秒）") from exc
+        raise TranscriptionError(
+            msg("音频处理超时（超过 {seconds} 秒）", seconds=int(timeout))
+        ) from exc
 
 
 def _parse_duration_ms(*candidates: Any) -> int | None:
@@ -115,9 +118,9 @@ def probe_audio(path: Path, *, timeout: float = 60.0) -> AudioInfo:
     """
     path = Path(path)
     if not path.is_file():
-        raise NotAudioError(f"文件不存在：{path.name}")
+        raise NotAudioError(msg("文件不存在：{name}", name=path.name))
     if path.stat().st_size == 0:
-        raise NotAudioError("文件为空，不是有效的音频")
+        raise NotAudioError(msg("文件为空，不是有效的音频"))
     proc = _run(
         [
             _tool("ffprobe"),
@@ -133,20 +136,22 @@ def probe_audio(path: Path, *, timeout: float = 60.0) -> AudioInfo:
         timeout=timeout,
     )
     if proc.returncode != 0:
-        raise NotAudioError(f"无法识别的音频文件：{_stderr_reason(proc.stderr, path)}")
+        raise NotAudioError(
+            msg("无法识别的音频文件：{reason}", reason=_stderr_reason(proc.stderr, path))
+        )
     try:
         data = json.loads(proc.stdout or b"{}")
     except json.JSONDecodeError as exc:
-        raise NotAudioError("无法识别的音频文件：ffprobe 输出无法解析") from exc
+        raise NotAudioError(msg("无法识别的音频文件：ffprobe 输出无法解析")) from exc
     streams = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
     if not streams:
-        raise NotAudioError("文件不包含音频流")
+        raise NotAudioError(msg("文件不包含音频流"))
     stream = streams[0]
     fmt = data.get("format", {})
     channels = int(stream.get("channels") or 0)
     sample_rate = int(stream.get("sample_rate") or 0)
     if channels <= 0 or sample_rate <= 0:
-        raise NotAudioError("音频流缺少声道或采样率信息")
+        raise NotAudioError(msg("音频流缺少声道或采样率信息"))
     return AudioInfo(
         codec=str(stream.get("codec_name", "")),
         channels=channels,
@@ -167,7 +172,10 @@ def has_soxr() -> bool:
 
 
 def decode_channels(
-    path: Path, *, sample_rate: int = TARGET_SAMPLE_RATE, timeout: float = DEFAULT_TIMEOUT_S,
+    path: Path,
+    *,
+    sample_rate: int = TARGET_SAMPLE_RATE,
+    timeout: float = DEFAULT_TIMEOUT_S,
     channel_count: int | None = None,
 ) -> DecodedAudio:
     """Decode the first audio stream of ``path`` to float32 at ``sample_rate``, per channel.
@@ -182,7 +190,7 @@ def decode_channels(
         try:
             channel_count = probe_audio(path).channels
         except NotAudioError as exc:
-            raise TranscriptionError(f"无法解码音频：{exc.reason}") from exc
+            raise TranscriptionError(msg("无法解码音频：{reason}", reason=exc.reason)) from exc
     n = channel_count
     args = [_tool("ffmpeg"), *_FFMPEG_ARGS, *_INPUT_ARGS, "-i", _input_url(path)]
     args += ["-map", "0:a:0", "-vn", "-ac", str(n), "-ar", str(sample_rate)]
@@ -191,12 +199,14 @@ def decode_channels(
     args += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
     proc = _run(args, timeout=timeout)
     if proc.returncode != 0:
-        raise TranscriptionError(f"无法解码音频：{_stderr_reason(proc.stderr, path)}")
+        raise TranscriptionError(
+            msg("无法解码音频：{reason}", reason=_stderr_reason(proc.stderr, path))
+        )
     # count= instead of slicing: slicing the bytes would copy an hour of audio once more.
     frames = len(proc.stdout) // (4 * n)
     interleaved = np.frombuffer(proc.stdout, dtype="<f4", count=frames * n).reshape(-1, n)
     if interleaved.shape[0] == 0:
-        raise TranscriptionError("无法解码音频：音频时长为零")
+        raise TranscriptionError(msg("无法解码音频：音频时长为零"))
     # Writable, contiguous per-channel copies (the ffmpeg buffer itself is read-only).
     channels = [np.array(interleaved[:, i], dtype=np.float32, copy=True) for i in range(n)]
     duration_ms = round(interleaved.shape[0] * 1000 / sample_rate)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_i18n import msg
 from transcription.asr.audio import TARGET_SAMPLE_RATE, decode_channels
 from transcription.asr.base import (
     ROLE_UNKNOWN,
@@ -165,13 +166,17 @@ class FunasrEngine:
         self.config = config
         if config.mono_fallback not in FALLBACKS:
             raise TranscriptionError(
-                f"单声道角色兜底设置无效：{config.mono_fallback!r}（可选：{'、'.join(FALLBACKS)}）"
+                msg(
+                    "单声道角色兜底设置无效：{value}（可选：{choices}）",
+                    value=repr(config.mono_fallback),
+                    choices="、".join(FALLBACKS),
+                )
             )
         # Check all paths before importing funasr, so a typo never becomes a hub download.
-        model_dir = check_model_dir(config.model_dir, "识别")
-        vad_dir = check_model_dir(config.vad_dir, "VAD ")
-        punc_dir = check_model_dir(config.punc_dir, "标点") if config.punc_dir else None
-        spk_dir = check_model_dir(config.spk_dir, "说话人") if config.spk_dir else None
+        model_dir = check_model_dir(config.model_dir, msg("识别"))
+        vad_dir = check_model_dir(config.vad_dir, msg("VAD "))
+        punc_dir = check_model_dir(config.punc_dir, msg("标点")) if config.punc_dir else None
+        spk_dir = check_model_dir(config.spk_dir, msg("说话人")) if config.spk_dir else None
         force_offline()
         self.device = resolve_device(config.device)
         self.model_version = model_version(model_dir)
@@ -205,8 +210,9 @@ class FunasrEngine:
         """Transcribe every channel of the recording; segments sorted by (start, role)."""
         timings = {"decode": 0.0, "vad": 0.0, "asr": 0.0, "punc": 0.0}
         t0 = time.perf_counter()
-        audio = decode_channels(request.audio_path, sample_rate=TARGET_SAMPLE_RATE,
-                                channel_count=request.channels)
+        audio = decode_channels(
+            request.audio_path, sample_rate=TARGET_SAMPLE_RATE, channel_count=request.channels
+        )
         timings["decode"] = time.perf_counter() - t0
 
         roles = request.channel_roles
@@ -282,7 +288,7 @@ class FunasrEngine:
         """Agent/customer per piece of a mono call from speaker clusters and greetings."""
         assert self.embed is not None
         spans = [(p.start_ms, p.end_ms) for p in pieces]
-        with oom_as_error("说话人"):
+        with oom_as_error(msg("说话人")):
             labels = diarize([p.samples for p in pieces], spans, self.embed, TARGET_SAMPLE_RATE)
         turns = [
             (label, p.start_ms, text) for label, p, text in zip(labels, pieces, texts, strict=True)
@@ -351,8 +357,12 @@ class FunasrEngine:
                 if len(batch) == 1:
                     seconds = durations[batch[0]] / 1000
                     raise TranscriptionError(
-                        f"{memory_word(exc)}不足：单个 {seconds:.0f} 秒的语音片段也无法识别，"
-                        "请调小 max_segment_ms 或改用 CPU/更大显存的设备"
+                        msg(
+                            "{memory}不足：单个 {seconds} 秒的语音片段也无法识别，"
+                            "请调小 max_segment_ms 或改用 CPU/更大显存的设备",
+                            memory=memory_word(exc),
+                            seconds=f"{seconds:.0f}",
+                        )
                     ) from exc
                 budget_ms = max(budget_ms // 2, 1)
                 logger.warning(
@@ -385,13 +395,15 @@ class FunasrEngine:
             # Paraformer returns a single placeholder when no item produced a token.
             return [{} for _ in arrays]
         if len(arrays) == 1:
-            raise TranscriptionError(f"识别结果数量异常：{len(outputs)} 条结果对应 1 个片段")
+            raise TranscriptionError(
+                msg("识别结果数量异常：{count} 条结果对应 1 个片段", count=len(outputs))
+            )
         return [self._generate_batch([a], extra)[0] for a in arrays]
 
     def _punctuate(self, text: str) -> str:
         """Punctuated text from the punctuation model; the raw text if it returns nothing."""
         assert self.punc_model is not None
-        with oom_as_error("标点"):
+        with oom_as_error(msg("标点")):
             result = self.punc_model.generate(input=text)
         punctuated = normalize_text(str(result[0].get("text", ""))) if result else ""
         return punctuated or text

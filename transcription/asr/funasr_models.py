@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa_i18n import msg
 from transcription.asr.base import TranscriptionError
 
 SENSEVOICE = "SenseVoiceSmall"
@@ -67,15 +68,19 @@ def force_offline() -> None:
 
 
 def check_model_dir(path: str | os.PathLike[str], what: str) -> Path:
-    """Return the absolute model directory or raise TranscriptionError naming the path."""
+    """Return the absolute model directory or raise TranscriptionError naming the path.
+
+    ``what`` names the model in the message, itself a message (``msg("标点")``) so that it
+    translates with it.
+    """
     if not str(path).strip():
         # Path("") is ".", which would silently mean "the current directory".
-        raise TranscriptionError(f"未配置{what}模型目录")
+        raise TranscriptionError(msg("未配置{what}模型目录", what=what))
     p = Path(path).expanduser()
     if not p.is_dir():
-        raise TranscriptionError(f"{what}模型目录不存在：{p}")
+        raise TranscriptionError(msg("{what}模型目录不存在：{path}", what=what, path=p))
     if not (p / "config.yaml").is_file():
-        raise TranscriptionError(f"{what}模型目录缺少 config.yaml：{p}")
+        raise TranscriptionError(msg("{what}模型目录缺少 config.yaml：{path}", what=what, path=p))
     return p.resolve()
 
 
@@ -145,7 +150,9 @@ def load_auto_model(model_dir: Path, *, device: str, ncpu: int) -> Any:
                 ncpu=ncpu,
             )
     except Exception as exc:  # funasr raises bare AssertionError/KeyError on bad dirs
-        raise TranscriptionError(f"模型加载失败：{model_dir}：{exc!r}") from exc
+        raise TranscriptionError(
+            msg("模型加载失败：{path}：{error}", path=model_dir, error=repr(exc))
+        ) from exc
 
 
 def _oom_types() -> tuple[type[BaseException], ...]:
@@ -167,11 +174,14 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def memory_word(exc: BaseException) -> str:
-    """Chinese word for the exhausted memory: GPU (显存) for CUDA/MPS, RAM (内存) for CPU."""
+    """Chinese word for the exhausted memory: GPU (显存) for CUDA/MPS, RAM (内存) for CPU.
+
+    A message of its own, so the sentence it goes into translates with it.
+    """
     message = str(exc).lower()
     if isinstance(exc, _oom_types()) or "cuda" in message or "mps" in message:
-        return "显存"
-    return "内存"
+        return msg("显存")
+    return msg("内存")
 
 
 def free_accelerator_memory() -> None:
@@ -187,14 +197,19 @@ def free_accelerator_memory() -> None:
 
 @contextmanager
 def oom_as_error(phase: str) -> Iterator[None]:
-    """Turn an accelerator OOM in a non-batched phase into a user-facing error."""
+    """Turn an accelerator OOM in a non-batched phase into a user-facing error.
+
+    ``phase`` names the model, a message itself where it is a word (``msg("标点")``).
+    """
     try:
         yield
     except Exception as exc:
         if not is_oom(exc):
             raise
         free_accelerator_memory()
-        raise TranscriptionError(f"{memory_word(exc)}不足：{phase}阶段内存耗尽") from exc
+        raise TranscriptionError(
+            msg("{memory}不足：{phase}阶段内存耗尽", memory=memory_word(exc), phase=phase)
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import threading
 
 from django.conf import settings
 
+from qa_i18n import msg
 from transcription.asr.base import AsrEngine, TranscriptionError
 
 logger = logging.getLogger(__name__)
@@ -74,4 +75,4 @@ def _build(name: str) -> AsrEngine:
                 batch_size_s=settings.ASR_BATCH_SIZE_S,
             )
         )
-    raise TranscriptionError(f"未知的转写引擎：{name}")
+    raise TranscriptionError(msg("未知的转写引擎：{name}", name=name))

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qa_i18n import msg
 from transcription.asr.base import (
     ROLES,
     CallMetadata,
@@ -29,8 +30,15 @@ from transcription.asr.base import (
 )
 
 SCHEMA = "qa-transcript/1"
-_METADATA_FIELDS = ("call_id", "agent_id", "agent_name", "team", "customer_phone",
-                    "direction", "started_at")
+_METADATA_FIELDS = (
+    "call_id",
+    "agent_id",
+    "agent_name",
+    "team",
+    "customer_phone",
+    "direction",
+    "started_at",
+)
 
 
 class SidecarEngine:
@@ -39,11 +47,13 @@ class SidecarEngine:
     def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         started = time.monotonic()
         if request.sidecar_path is None:
-            raise TranscriptionError("没有随附转写文件（.json），且未配置语音识别模型（ASR_MODEL）")
+            raise TranscriptionError(
+                msg("没有随附转写文件（.json），且未配置语音识别模型（ASR_MODEL）")
+            )
         try:
             raw = request.sidecar_path.read_bytes()
         except OSError as exc:
-            raise TranscriptionError(f"无法读取转写文件：{exc.strerror}") from None
+            raise TranscriptionError(msg("无法读取转写文件：{error}", error=exc.strerror)) from None
         document = parse_sidecar(raw)
         segments = _segments(document)
         duration = document.get("duration_ms")
@@ -69,7 +79,7 @@ def sidecar_metadata(path: Path) -> CallMetadata:
     try:
         document = parse_sidecar(path.read_bytes())
     except OSError as exc:
-        raise TranscriptionError(f"无法读取转写文件：{exc.strerror}") from None
+        raise TranscriptionError(msg("无法读取转写文件：{error}", error=exc.strerror)) from None
     return CallMetadata(**{f: _text(document.get(f)) for f in _METADATA_FIELDS})
 
 
@@ -78,18 +88,29 @@ def parse_sidecar(raw: bytes) -> dict[str, Any]:
     try:
         document = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise TranscriptionError("转写文件不是 UTF-8 编码") from None
+        raise TranscriptionError(msg("转写文件不是 UTF-8 编码")) from None
     except json.JSONDecodeError as exc:
         raise TranscriptionError(
-            f"转写文件不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg}"
+            msg(
+                "转写文件不是有效的 JSON：第 {line} 行第 {column} 列，{error}",
+                line=exc.lineno,
+                column=exc.colno,
+                error=exc.msg,
+            )
         ) from None
     if not isinstance(document, dict):
-        raise TranscriptionError("转写文件的顶层必须是 JSON 对象")
+        raise TranscriptionError(msg("转写文件的顶层必须是 JSON 对象"))
     schema = document.get("schema", SCHEMA)
     if schema != SCHEMA:
-        raise TranscriptionError(f"不支持的转写文件格式 {schema!r}，应为 {SCHEMA!r}")
+        raise TranscriptionError(
+            msg(
+                "不支持的转写文件格式 {schema}，应为 {expected}",
+                schema=repr(schema),
+                expected=repr(SCHEMA),
+            )
+        )
     if not isinstance(document.get("segments"), list):
-        raise TranscriptionError("转写文件缺少 segments 列表")
+        raise TranscriptionError(msg("转写文件缺少 segments 列表"))
     return document
 
 
@@ -97,18 +118,24 @@ def _segments(document: dict[str, Any]) -> list[SegmentResult]:
     segments = []
     for number, item in enumerate(document["segments"], start=1):
         if not isinstance(item, dict):
-            raise TranscriptionError(f"第 {number} 个片段不是 JSON 对象")
+            raise TranscriptionError(msg("第 {number} 个片段不是 JSON 对象", number=number))
         role = item.get("role")
         start, end, text = _ms(item.get("start_ms")), _ms(item.get("end_ms")), item.get("text")
         if role not in ROLES:
-            raise TranscriptionError(f"第 {number} 个片段的 role 无效：{role!r}")
+            raise TranscriptionError(
+                msg("第 {number} 个片段的 role 无效：{role}", number=number, role=repr(role))
+            )
         if start is None or end is None or end < start:
             raise TranscriptionError(
-                f"第 {number} 个片段的时间无效：start_ms={item.get('start_ms')!r} "
-                f"end_ms={item.get('end_ms')!r}"
+                msg(
+                    "第 {number} 个片段的时间无效：start_ms={start} end_ms={end}",
+                    number=number,
+                    start=repr(item.get("start_ms")),
+                    end=repr(item.get("end_ms")),
+                )
             )
         if not isinstance(text, str):
-            raise TranscriptionError(f"第 {number} 个片段缺少 text")
+            raise TranscriptionError(msg("第 {number} 个片段缺少 text", number=number))
         if not text.strip():
             continue
         raw_text = item.get("raw_text")

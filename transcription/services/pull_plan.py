@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 
+from qa_i18n import msg
 from transcription.models import RecordingSource, SourceFile
 from transcription.sftp import RemoteFile
 
@@ -31,8 +32,9 @@ def path_key(remote: RemoteFile) -> str:
     return hashlib.sha256(remote.raw_path or remote.path.encode("utf-8")).hexdigest()
 
 
-def plan_pull(source: RecordingSource, listing: list[RemoteFile], *, now: datetime,
-              record: bool = True) -> PullPlan:
+def plan_pull(
+    source: RecordingSource, listing: list[RemoteFile], *, now: datetime, record: bool = True
+) -> PullPlan:
     """Sort the listing into ready, waiting and already taken; record new sightings.
 
     A file is ready once its size and mtime have been seen unchanged for the
@@ -46,7 +48,8 @@ def plan_pull(source: RecordingSource, listing: list[RemoteFile], *, now: dateti
             plan.sidecars[(str(PurePosixPath(remote.path).with_suffix("")), suffix)] = remote
     processed = _processed_prefix(source)
     candidates = [
-        remote for remote in listing
+        remote
+        for remote in listing
         if source.matches(remote.path) and not (processed and remote.path.startswith(processed))
     ]
     ledger = {entry.path_key: entry for entry in SourceFile.objects.filter(source=source)}
@@ -56,10 +59,16 @@ def plan_pull(source: RecordingSource, listing: list[RemoteFile], *, now: dateti
         key = path_key(remote)
         entry = ledger.get(key)
         if entry is None:
-            entry = SourceFile(source=source, path=remote.path, path_key=key,
-                               raw_path=remote.raw_path or remote.path.encode("utf-8"),
-                               size=remote.size, mtime=remote.mtime, stable_since=now,
-                               first_seen_at=now)
+            entry = SourceFile(
+                source=source,
+                path=remote.path,
+                path_key=key,
+                raw_path=remote.raw_path or remote.path.encode("utf-8"),
+                size=remote.size,
+                mtime=remote.mtime,
+                stable_since=now,
+                first_seen_at=now,
+            )
             created.append(entry)
             plan.new += 1
         elif (entry.size, entry.mtime) != (remote.size, remote.mtime):
@@ -74,8 +83,11 @@ def plan_pull(source: RecordingSource, listing: list[RemoteFile], *, now: dateti
         if remote.size > settings.INGEST_MAX_BYTES:
             if entry.status != SourceFile.Status.REJECTED:
                 entry.status = SourceFile.Status.REJECTED
-                entry.error = (f"文件大小 {remote.size / 1024**2:.1f} MiB 超过上限 "
-                               f"{settings.INGEST_MAX_BYTES / 1024**2:.1f} MiB，未下载")
+                entry.error = msg(
+                    "文件大小 {size} MiB 超过上限 {limit} MiB，未下载",
+                    size=f"{remote.size / 1024**2:.1f}",
+                    limit=f"{settings.INGEST_MAX_BYTES / 1024**2:.1f}",
+                )
                 if entry not in created:
                     changed.append(entry)
             plan.too_large += 1

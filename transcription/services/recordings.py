@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from qa_i18n import msg
 from transcription.asr.base import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
@@ -54,15 +55,22 @@ def recording_transcribe(*, recording_id: int) -> Recording | None:
             result = replace(result, metadata=sidecar_metadata(request.sidecar_path))
         result = with_written_numbers(result)
     except SoftTimeLimitExceeded:
-        return recording_fail(recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE,
-                              reason="转写超时（超过按录音时长计算的时限），可重试")
+        return recording_fail(
+            recording_id=recording_id,
+            stage=Recording.Stage.TRANSCRIBE,
+            reason=msg("转写超时（超过按录音时长计算的时限），可重试"),
+        )
     except TranscriptionError as exc:
-        return recording_fail(recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE,
-                              reason=str(exc))
+        return recording_fail(
+            recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE, reason=str(exc)
+        )
     except Exception as exc:
         logger.exception("transcription of recording %s crashed", recording_id)
-        return recording_fail(recording_id=recording_id, stage=Recording.Stage.TRANSCRIBE,
-                              reason=f"转写程序出错：{type(exc).__name__}: {exc}")
+        return recording_fail(
+            recording_id=recording_id,
+            stage=Recording.Stage.TRANSCRIBE,
+            reason=msg("转写程序出错：{kind}: {error}", kind=type(exc).__name__, error=exc),
+        )
     return transcript_store(recording_id=recording_id, result=result, hotwords=request.hotwords)
 
 
@@ -75,8 +83,9 @@ def with_written_numbers(result: TranscriptionResult) -> TranscriptionResult:
     return replace(result, segments=segments)
 
 
-def transcript_store(*, recording_id: int, result: TranscriptionResult,
-                     hotwords: tuple[str, ...] = ()) -> Recording:
+def transcript_store(
+    *, recording_id: int, result: TranscriptionResult, hotwords: tuple[str, ...] = ()
+) -> Recording:
     """Write a transcript and its segments in one transaction, then queue analysis.
 
     PII is masked here, so no engine or import path stores it unmasked (PII_REDACTION).
@@ -189,8 +198,9 @@ def recordings_requeue_stuck(*, now: datetime | None = None) -> int:
         (Recording.Status.ANALYZING, Recording.Status.TRANSCRIBED, _queue_analysis),
     ):
         stuck = list(
-            Recording.objects.filter(status=working, status_changed_at__lt=cutoff)
-            .values_list("id", flat=True)
+            Recording.objects.filter(status=working, status_changed_at__lt=cutoff).values_list(
+                "id", flat=True
+            )
         )
         for recording_id in stuck:
             with transaction.atomic():
@@ -224,8 +234,9 @@ def _channel_roles(recording: Recording) -> tuple[str, ...]:
 def queue_transcription(recording_id: int) -> None:
     from transcription.tasks import recording_transcribe as task
 
-    duration_ms = Recording.objects.filter(id=recording_id).values_list(
-        "duration_ms", flat=True).first()
+    duration_ms = (
+        Recording.objects.filter(id=recording_id).values_list("duration_ms", flat=True).first()
+    )
     soft, hard = transcription_time_limits(duration_ms)
     task.apply_async((recording_id,), soft_time_limit=soft, time_limit=hard)
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from qa_i18n import msg
 from transcription.asr.audio import AudioInfo, NotAudioError, probe_audio
 from transcription.asr.base import CallMetadata
 from transcription.models import Recording, RecordingSource, Tombstone
@@ -21,10 +22,23 @@ logger = logging.getLogger(__name__)
 
 # What telephony platforms and recorders write: WAV (PCM, G.711 μ-law/A-law), MP3,
 # M4A/AAC, FLAC, OGG/Opus.
-ACCEPTED_CODECS = frozenset({
-    "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s32le", "pcm_u8", "pcm_f32le", "pcm_mulaw",
-    "pcm_alaw", "mp3", "aac", "flac", "vorbis", "opus",
-})
+ACCEPTED_CODECS = frozenset(
+    {
+        "pcm_s16le",
+        "pcm_s16be",
+        "pcm_s24le",
+        "pcm_s32le",
+        "pcm_u8",
+        "pcm_f32le",
+        "pcm_mulaw",
+        "pcm_alaw",
+        "mp3",
+        "aac",
+        "flac",
+        "vorbis",
+        "opus",
+    }
+)
 
 
 class TombstonedError(Exception):
@@ -70,15 +84,16 @@ def recording_register(
         return Registration(existing, created=False)
     if Tombstone.objects.filter(sha256=sha256).exists():
         _discard(temp_path, sidecar_temp_path)
-        raise TombstonedError(f"内容 {sha256[:12]} 已按保留策略删除，不再接收")
+        raise TombstonedError(msg("内容 {sha256} 已按保留策略删除，不再接收", sha256=sha256[:12]))
 
     info, reason = checked if checked is not None else audio_check(temp_path, size=size)
     now = timezone.now()
     audio_file = store_file(temp_path, sha256=sha256, suffix=audio_suffix(original_name), when=now)
     sidecar_file = ""
     if sidecar_temp_path is not None:
-        sidecar_file = store_file(sidecar_temp_path, sha256=sha256, suffix=".transcript.json",
-                                  when=now)
+        sidecar_file = store_file(
+            sidecar_temp_path, sha256=sha256, suffix=".transcript.json", when=now
+        )
     status = Recording.Status.REJECTED if reason else Recording.Status.RECEIVED
     recording = Recording(
         source=source,
@@ -132,20 +147,25 @@ def audio_check(path: Path, *, size: int) -> AudioCheck:
     """The audio's facts, and the reason to reject it ("" when it is acceptable)."""
     limit = settings.INGEST_MAX_BYTES
     if size > limit:
-        return None, f"文件大小 {_mib(size)} 超过上限 {_mib(limit)}"
+        return None, msg("文件大小 {size} 超过上限 {limit}", size=_mib(size), limit=_mib(limit))
     try:
         info = probe_audio(path)
     except NotAudioError as exc:
         return None, str(exc)
     if info.codec not in ACCEPTED_CODECS:
-        return info, (f"不支持的音频编码 {info.codec}"
-                      "（支持 WAV/PCM、G.711、MP3、AAC、FLAC、OGG/Opus）")
+        return info, msg(
+            "不支持的音频编码 {codec}（支持 WAV/PCM、G.711、MP3、AAC、FLAC、OGG/Opus）",
+            codec=info.codec,
+        )
     max_ms = settings.INGEST_MAX_DURATION_S * 1000
     if info.duration_ms is not None and info.duration_ms > max_ms:
-        return info, (f"时长 {info.duration_ms // 60000} 分钟超过上限 "
-                      f"{settings.INGEST_MAX_DURATION_S // 60} 分钟")
+        return info, msg(
+            "时长 {minutes} 分钟超过上限 {limit} 分钟",
+            minutes=info.duration_ms // 60000,
+            limit=settings.INGEST_MAX_DURATION_S // 60,
+        )
     if not info.duration_ms:
-        return info, "音频时长为 0"
+        return info, msg("音频时长为 0")
     return info, ""
 
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from qa_i18n import msg
 from transcription.asr.base import CallMetadata
 from transcription.call_metadata import MetadataError, from_filename, from_sidecar, merge
 from transcription.localdir import LocalDirSession
@@ -86,9 +87,9 @@ def source_target(source: RecordingSource) -> SftpTarget:
     except SecretReferenceError as exc:
         raise SourceConfigError(str(exc)) from None
     if not password and not private_key:
-        raise SourceConfigError("未配置密码引用或私钥引用")
+        raise SourceConfigError(msg("未配置密码引用或私钥引用"))
     if not source.host_key_fingerprint.startswith("SHA256:"):
-        raise SourceConfigError("主机公钥指纹必须是 SHA256:… 格式")
+        raise SourceConfigError(msg("主机公钥指纹必须是 SHA256:… 格式"))
     return SftpTarget(
         host=source.host,
         port=source.port,
@@ -110,6 +111,7 @@ def source_session_factory(source: RecordingSource) -> Callable[[], RemoteSessio
 
 # --- the per-source lease -------------------------------------------------------------
 
+
 def source_lock_acquire(*, source_id: int, owner: str) -> bool:
     """Take the source's pull lease unless a live one exists; an expired lease is taken over."""
     now = timezone.now()
@@ -122,8 +124,9 @@ def source_lock_acquire(*, source_id: int, owner: str) -> bool:
 
 def source_lock_renew(*, source_id: int, owner: str) -> bool:
     return bool(
-        RecordingSource.objects.filter(id=source_id, lock_owner=owner)
-        .update(lock_expires_at=timezone.now() + _lock_ttl())
+        RecordingSource.objects.filter(id=source_id, lock_owner=owner).update(
+            lock_expires_at=timezone.now() + _lock_ttl()
+        )
     )
 
 
@@ -138,6 +141,7 @@ def _lock_ttl() -> timedelta:
 
 
 # --- pulling --------------------------------------------------------------------------
+
 
 def source_pull_preview(*, source_id: int) -> PullPlan:
     """What a pull would take now, without downloading or recording anything."""
@@ -161,8 +165,9 @@ def source_pull(*, source_id: int, progress: ProgressCallback | None = None) -> 
     try:
         factory = source_session_factory(source)
         with factory() as session:
-            plan = plan_pull(source, session.list_files(recursive=source.recursive),
-                             now=timezone.now())
+            plan = plan_pull(
+                source, session.list_files(recursive=source.recursive), now=timezone.now()
+            )
             run.listed, run.new, run.waiting = plan.listed, plan.new, plan.waiting
             run.skipped = plan.skipped + plan.too_large
             run.ready = len(plan.ready)
@@ -206,16 +211,26 @@ def sources_due(*, now: datetime | None = None) -> list[int]:
     due = []
     for source in RecordingSource.objects.filter(enabled=True):
         minute, hour, day, month, weekday = source.schedule.split()
-        schedule = crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month,
-                           day_of_week=weekday, nowfun=lambda: now)
+        schedule = crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day,
+            month_of_year=month,
+            day_of_week=weekday,
+            nowfun=lambda: now,
+        )
         last = source.last_pulled_at or (now - timedelta(days=400))
         if schedule.remaining_estimate(timezone.localtime(last)).total_seconds() <= 0:
             due.append(source.id)
     return due
 
 
-def _fetch_all(source: RecordingSource, plan: PullPlan, factory: Callable[[], RemoteSession],
-               session: RemoteSession) -> Iterator[Fetched]:
+def _fetch_all(
+    source: RecordingSource,
+    plan: PullPlan,
+    factory: Callable[[], RemoteSession],
+    session: RemoteSession,
+) -> Iterator[Fetched]:
     """Download the ready files, up to `max_transfers` at once, each on its own connection."""
     jobs = [(remote, entry) for remote, entry in plan.ready]
     if source.max_transfers <= 1 or len(jobs) <= 1:
@@ -244,8 +259,13 @@ def _fetch_all(source: RecordingSource, plan: PullPlan, factory: Callable[[], Re
             yield future.result()
 
 
-def _fetch(session: RemoteSession, plan: PullPlan, source: RecordingSource, remote: RemoteFile,
-           entry: SourceFile) -> Fetched:
+def _fetch(
+    session: RemoteSession,
+    plan: PullPlan,
+    source: RecordingSource,
+    remote: RemoteFile,
+    entry: SourceFile,
+) -> Fetched:
     sidecars: list[tuple[str, DownloadedFile]] = []
     sidecar_remotes: list[RemoteFile] = []
     audio = None
@@ -264,9 +284,14 @@ def _fetch(session: RemoteSession, plan: PullPlan, source: RecordingSource, remo
         partial = Fetched(remote=remote, entry=entry, audio=audio, sidecars=tuple(sidecars))
         partial.discard()
         return Fetched(remote=remote, entry=entry, error=str(exc))
-    return Fetched(remote=remote, entry=entry, audio=audio, sidecars=tuple(sidecars),
-                   sidecar_remotes=tuple(sidecar_remotes),
-                   audio_check=audio_check(audio.local_path, size=audio.size))
+    return Fetched(
+        remote=remote,
+        entry=entry,
+        audio=audio,
+        sidecars=tuple(sidecars),
+        sidecar_remotes=tuple(sidecar_remotes),
+        audio_check=audio_check(audio.local_path, size=audio.size),
+    )
 
 
 def _sidecar_suffixes(source: RecordingSource) -> tuple[str, ...]:
@@ -276,19 +301,22 @@ def _sidecar_suffixes(source: RecordingSource) -> tuple[str, ...]:
     return (".json",)
 
 
-def _take(source: RecordingSource, session: RemoteSession, fetched: Fetched,
-          run: IngestRun) -> None:
+def _take(
+    source: RecordingSource, session: RemoteSession, fetched: Fetched, run: IngestRun
+) -> None:
     """Register one fetched file, update the ledger, then keep, move or delete the original."""
     entry, remote = fetched.entry, fetched.remote
     if fetched.changed is not None:
         SourceFile.objects.filter(id=entry.id).update(
-            size=fetched.changed.size, mtime=fetched.changed.mtime,
-            stable_since=timezone.now(), status=SourceFile.Status.WAITING,
+            size=fetched.changed.size,
+            mtime=fetched.changed.mtime,
+            stable_since=timezone.now(),
+            status=SourceFile.Status.WAITING,
         )
         run.waiting += 1
         return
     if fetched.error or fetched.audio is None:
-        _failed(entry, run, remote, fetched.error or "下载失败")
+        _failed(entry, run, remote, fetched.error or msg("下载失败"))
         return
     metadata, warnings, transcript = _call_facts(source, fetched)
     try:
@@ -314,7 +342,7 @@ def _take(source: RecordingSource, session: RemoteSession, fetched: Fetched,
         return
     except OSError as exc:
         fetched.discard()
-        _failed(entry, run, remote, f"保存失败：{exc.strerror or exc}")
+        _failed(entry, run, remote, msg("保存失败：{error}", error=exc.strerror or exc))
         return
     finally:
         for _suffix, downloaded in fetched.sidecars:
@@ -324,7 +352,9 @@ def _take(source: RecordingSource, session: RemoteSession, fetched: Fetched,
     rejected = recording.status == recording.Status.REJECTED
     SourceFile.objects.filter(id=entry.id).update(
         status=SourceFile.Status.REJECTED if rejected else SourceFile.Status.DONE,
-        sha256=recording.sha256, recording=recording, error=recording.error if rejected else "",
+        sha256=recording.sha256,
+        recording=recording,
+        error=recording.error if rejected else "",
         attempts=F("attempts") + 1,
     )
     run.downloaded += 1
@@ -333,8 +363,9 @@ def _take(source: RecordingSource, session: RemoteSession, fetched: Fetched,
         _after_download(source, session, taken, run)
 
 
-def _call_facts(source: RecordingSource, fetched: Fetched
-                ) -> tuple[CallMetadata, list[str], DownloadedFile | None]:
+def _call_facts(
+    source: RecordingSource, fetched: Fetched
+) -> tuple[CallMetadata, list[str], DownloadedFile | None]:
     """Call facts from the file name and the sidecars, the warnings, and the transcript sidecar."""
     metadata = from_filename(source.filename_pattern, PurePosixPath(fetched.remote.path).name)
     warnings: list[str] = []
@@ -348,16 +379,23 @@ def _call_facts(source: RecordingSource, fetched: Fetched
         if not wanted:
             continue
         try:
-            metadata = merge(metadata, from_sidecar(raw, kind=suffix.lstrip("."),
-                                                    mapping=source.metadata_fields))
+            metadata = merge(
+                metadata, from_sidecar(raw, kind=suffix.lstrip("."), mapping=source.metadata_fields)
+            )
         except MetadataError as exc:
-            warnings.append(f"随附话单 {PurePosixPath(fetched.remote.path).stem}{suffix} "
-                            f"无法读取：{exc}")
+            warnings.append(
+                msg(
+                    "随附话单 {name} 无法读取：{error}",
+                    name=f"{PurePosixPath(fetched.remote.path).stem}{suffix}",
+                    error=exc,
+                )
+            )
     return metadata, warnings, transcript
 
 
-def _after_download(source: RecordingSource, session: RemoteSession, remote: RemoteFile,
-                    run: IngestRun) -> None:
+def _after_download(
+    source: RecordingSource, session: RemoteSession, remote: RemoteFile, run: IngestRun
+) -> None:
     action = source.after_download
     if action == RecordingSource.AfterDownload.KEEP:
         return
@@ -369,7 +407,7 @@ def _after_download(source: RecordingSource, session: RemoteSession, remote: Rem
             session.remove(remote)
     except SftpError as exc:
         # The file stays where it was; the ledger knows it is taken, so nothing is lost or doubled.
-        run.errors.append({"path": remote.path, "error": f"下载后处理失败：{exc}"})
+        run.errors.append({"path": remote.path, "error": msg("下载后处理失败：{error}", error=exc)})
 
 
 def _failed(entry: SourceFile, run: IngestRun, remote: RemoteFile, reason: str) -> None:
@@ -386,8 +424,10 @@ def _finish(run: IngestRun, source: RecordingSource, *, error: str) -> None:
     run.finished_at = now
     run.save()
     RecordingSource.objects.filter(id=source.id).update(
-        last_pulled_at=now, last_error=error,
-        last_error_at=now if error else F("last_error_at"), updated_at=now,
+        last_pulled_at=now,
+        last_error=error,
+        last_error_at=now if error else F("last_error_at"),
+        updated_at=now,
     )
 
 

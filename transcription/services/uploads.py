@@ -22,6 +22,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from qa_platform.audit import audit_record
+from qa_platform.i18n import localized
 from transcription.asr.base import TranscriptionError
 from transcription.asr.sidecar import parse_sidecar
 from transcription.models import Recording
@@ -124,7 +125,9 @@ class UploadResult:
     @property
     def links_to_call(self) -> bool:
         return self.recording_id is not None and self.outcome in (
-            Outcome.CREATED, Outcome.DUPLICATE)
+            Outcome.CREATED,
+            Outcome.DUPLICATE,
+        )
 
 
 def recordings_upload(
@@ -246,5 +249,5 @@ def _check_sidecar(name: str, path: Path) -> None:
         parse_sidecar(path.read_bytes())
     except TranscriptionError as exc:
         raise SidecarInvalid(
-            _("随附转写文件 %(name)s 无效：%(reason)s") % {"name": name, "reason": exc}
+            _("随附转写文件 %(name)s 无效：%(reason)s") % {"name": name, "reason": localized(exc)}
         ) from None

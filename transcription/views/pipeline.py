@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from qa_platform.audit import audit_record
+from qa_platform.i18n import localized
 from qa_platform.queues import queue_depths
 from qa_platform.roles import Role, user_role
 from transcription import selectors
@@ -21,6 +22,7 @@ from transcription.services.recordings import recording_retry
 from transcription.services.sources import source_file_retry
 
 logger = logging.getLogger(__name__)
+
 
 @require_GET
 def pipeline_status(request: HttpRequest) -> HttpResponse:
@@ -52,14 +54,22 @@ def recording_retry_view(request: HttpRequest, recording_id: int) -> HttpRespons
     except Recording.DoesNotExist:
         raise Http404 from None
     queued = recording_retry(recording_id=recording.id)
-    audit_record(user=request.user, action="recording.retry", object_type="recording",
-                 object_id=recording.id, details={"queued": queued})
+    audit_record(
+        user=request.user,
+        action="recording.retry",
+        object_type="recording",
+        object_id=recording.id,
+        details={"queued": queued},
+    )
     if queued:
         messages.success(request, _("已重新排队：%(name)s") % {"name": recording})
     else:
         recording.refresh_from_db()
-        messages.warning(request, _("未能重试 %(name)s：%(reason)s")
-                         % {"name": recording, "reason": recording.error or recording.status})
+        messages.warning(
+            request,
+            _("未能重试 %(name)s：%(reason)s")
+            % {"name": recording, "reason": localized(recording.error) or recording.status},
+        )
     return redirect("transcription:pipeline")
 
 
@@ -68,8 +78,12 @@ def source_file_retry_view(request: HttpRequest, file_id: int) -> HttpResponse:
     if user_role(request.user) is not Role.ADMIN:
         raise PermissionDenied
     if source_file_retry(source_file_id=file_id):
-        audit_record(user=request.user, action="source_file.retry", object_type="source_file",
-                     object_id=file_id)
+        audit_record(
+            user=request.user,
+            action="source_file.retry",
+            object_type="source_file",
+            object_id=file_id,
+        )
         messages.success(request, _("下次拉取时将重新拉取该文件"))
     return redirect("transcription:pipeline")
 
@@ -83,8 +97,7 @@ def source_pull_now(request: HttpRequest, source_id: int) -> HttpResponse:
     source = RecordingSource.objects.filter(id=source_id).first()
     if source is None:
         raise Http404
-    audit_record(user=request.user, action="source.pull", object_type="source",
-                 object_id=source.id)
+    audit_record(user=request.user, action="source.pull", object_type="source", object_id=source.id)
     source_pull.delay(source.id)
     messages.success(request, _("已提交拉取：%(name)s") % {"name": source.name})
     return redirect("transcription:pipeline")
