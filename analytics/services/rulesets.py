@@ -87,7 +87,7 @@ def active_version() -> RuleSetVersion | None:
     return RuleSetVersion.objects.filter(status=RuleSetVersion.Status.ACTIVE).first()
 
 
-def versiondocuments_of(version: RuleSetVersion) -> tuple[list[dict[str, Any]], ScorecardVersion]:
+def version_documents(version: RuleSetVersion) -> tuple[list[dict[str, Any]], ScorecardVersion]:
     """The rule documents of a version (with their engine ids) and its scorecard version."""
     rule_versions = version.rule_versions.select_related("rule").order_by("rule__key")
     docs = [{**rv.document, "id": rv.rule_id, "key": rv.rule.key} for rv in rule_versions]
@@ -116,7 +116,7 @@ def compiled_version(version: RuleSetVersion) -> CompiledVersion:
             cached = _compiled.get(cache_key)
         if cached is not None:
             return cached
-    docs, scorecard = versiondocuments_of(version)
+    docs, scorecard = version_documents(version)
     pack = RulePack.from_document(pack_document(version.rule_set, version.number, docs, scorecard))
     refs = {
         rv.rule.key: RuleRef(rv.rule_id, rv.id, rv.number)
@@ -402,7 +402,10 @@ def rule_set_version_activate(
     otherwise be scored with rules that no longer apply.
     """
     locked = RuleSetVersion.objects.select_for_update().get(id=version.id)
-    compiled_version(locked)  # refuse to activate something that does not compile
+    try:
+        compiled_version(locked)  # refuse to activate something that does not compile
+    except RulePackError as exc:
+        raise RuleSetError(exc.errors) from None
     now = timezone.now()
     previous = list(
         RuleSetVersion.objects.select_for_update()

@@ -111,6 +111,27 @@ def test_an_admin_saves_a_rule_into_a_draft_then_activates_it_with_re_analysis(
     assert 'id="reanalysis-jobs"' in pipeline and f"/rules/jobs/{job.id}/" in pipeline
 
 
+def test_a_stored_version_that_no_longer_compiles_is_refused_with_its_reasons(
+    client: Client, org: dict[str, Any], pack: RuleSetVersion
+) -> None:
+    """Validation keeps such versions out; one edited in the database still gets a message,
+    in the reader's language, instead of a server error."""
+    rule_id = RuleVersion.objects.get().rule_id
+    client.force_login(org["admin"])
+    client.post(f"/rules/{rule_id}/", {"document": json.dumps(REFUND_RULE | {"name": "退费2"})})
+    draft = RuleSetVersion.objects.get(status="draft")
+    RuleVersion.objects.filter(rule_id=rule_id, number=2).update(
+        document=REFUND_RULE | {"operators": {"1": {"type": "keywords", "any": []}}}
+    )
+    page = client.post(f"/rules/versions/{draft.id}/activate/", follow=True).content.decode()
+    assert "关键词" in page
+    draft.refresh_from_db()
+    assert draft.status == "draft" and RuleSetVersion.objects.get(status="active") == pack
+    client.post("/i18n/setlang/", {"language": "en", "next": "/rules/"})
+    page = client.post(f"/rules/versions/{draft.id}/activate/", follow=True).content.decode()
+    assert "keyword" in page.lower() and "关键词列表" not in page
+
+
 def test_a_rule_that_fails_at_run_time_shows_on_its_page(client: Client,
                                                          org: dict[str, Any]) -> None:  # fmt: skip
     install(refund_pack(rules=[REFUND_RULE, EVIL]))
