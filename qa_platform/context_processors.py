@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from analytics.keyword_search import SEARCH_ROLES
 from analytics.selectors import RULE_VIEW_ROLES
-from qa_platform.roles import Role, user_role
+from qa_platform.roles import ROLE_LABELS, Role, user_role
 from transcription.selectors import PIPELINE_ROLES, UPLOAD_ROLES
 
 
@@ -12,6 +12,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     role = user_role(request.user) if hasattr(request, "user") else None
     return {
         "qa_role": role,
+        "qa_role_label": ROLE_LABELS[role] if role is not None else "",
         "qa_is_admin": role is Role.ADMIN,
         "qa_is_agent": role is Role.AGENT,
         "qa_can_upload": role in UPLOAD_ROLES,

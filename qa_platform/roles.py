@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.translation import pgettext_lazy
 
 
 class Role(StrEnum):
@@ -14,6 +15,14 @@ class Role(StrEnum):
     AUDITOR = "合规审计"
     AGENT = "坐席"
 
+
+# The values are group names (data); these are what a reader sees.
+ROLE_LABELS = {
+    Role.ADMIN: pgettext_lazy("role", "管理员"),
+    Role.SUPERVISOR: pgettext_lazy("role", "质检主管"),
+    Role.AUDITOR: pgettext_lazy("role", "合规审计"),
+    Role.AGENT: pgettext_lazy("role", "坐席"),
+}
 
 # When a user is in several groups, the widest role wins.
 _PRECEDENCE = (Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR, Role.AGENT)
