@@ -74,6 +74,8 @@ def _queue_filters(
 
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
+    if user_role(request.user) is Role.AGENT:
+        return redirect("analytics:my_calls")  # agents read their own scores, not the queue
     choices = selectors.queue_choices(user=request.user)
     filters, values, ignored = _queue_filters(request, choices)
     page = Paginator(selectors.calls_to_review(user=request.user, filters=filters), 50).get_page(

@@ -302,6 +302,9 @@ def test_agents_get_their_own_navigation(client: Client, org: dict, calls: dict)
     assert "CALL-a" in page and "CALL-c" in page and "CALL-b" not in page
     supervisor = html(client, org["sup1"], "/appeals/")
     assert 'href="/my/calls/"' not in supervisor and 'href="/appeals/"' in supervisor
+    client.force_login(org["agent_user"])  # the review queue is the reviewers' page
+    response = client.get("/calls/review/")
+    assert (response.status_code, response["Location"]) == (302, "/my/calls/")
 
 
 def test_opening_the_appeal_page_is_audited_as_a_transcript_view(

@@ -45,8 +45,10 @@ def test_the_queue_says_where_each_transcript_came_from(client: Client, org: dic
 
 
 def test_an_agent_sees_only_their_own_calls(client: Client, org: dict, calls: dict) -> None:
-    html = page(client, org["agent_user"])
+    html = page(client, org["agent_user"], "/my/calls/")  # the queue sends agents here
     assert "CALL-a" in html and "CALL-b" not in html
+    client.force_login(org["agent_user"])
+    assert client.get(f"/calls/{calls['team2'].id}/").status_code == 404
 
 
 def test_a_call_outside_the_users_scope_is_not_found(client: Client, org: dict,
