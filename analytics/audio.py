@@ -1,12 +1,24 @@
-"""Serving a call's recording to the browser: access-checked, audited, with HTTP Range."""
+"""Serving a call's recording to the browser: access-checked, audited, with HTTP Range.
+
+A recording whose codec not every browser plays (ADPCM or GSM WAV from older call recorders,
+G.711 μ-law/A-law WAV, AMR…) is served as 16-bit PCM WAV made once with ffmpeg and kept
+under QA_DATA_DIR/playback/ (named by the recording's sha256, so it is shared by every
+viewer and removed with the recording's other derived files). The stored original is never
+changed.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from transcription.asr.audio import BROWSER_CODECS, transcode_pcm_wav
 
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".aac": "audio/aac",
@@ -14,6 +26,27 @@ CONTENT_TYPES = {
 }  # fmt: skip
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 _CHUNK = 64 * 1024
+
+
+def playable_path(path: Path, *, codec: str, sha256: str) -> Path:
+    """`path` itself when browsers play its codec (or it is unknown), else its PCM WAV copy,
+    made on first use. Raises TranscriptionError when ffmpeg cannot decode it."""
+    if not codec or codec in BROWSER_CODECS:
+        return path
+    cache = Path(settings.QA_DATA_DIR) / "playback"
+    target = cache / f"{sha256}.wav"
+    if target.is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    # Concurrent first plays each write their own temporary file; the rename is atomic.
+    fd, name = tempfile.mkstemp(prefix=".play-", suffix=".wav", dir=cache)
+    os.close(fd)
+    try:
+        transcode_pcm_wav(path, Path(name))
+        os.replace(name, target)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return target
 
 
 def _chunks(path: Path, start: int, length: int) -> Iterator[bytes]:

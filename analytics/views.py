@@ -14,13 +14,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import selectors
-from analytics.audio import audio_response
+from analytics.audio import audio_response, playable_path
 from analytics.models import CallScore, Hit
 from analytics.rulepack import UNSECTIONED
 from analytics.services import queue, reviews
 from qa_platform.audit import audit_record
 from qa_platform.i18n import localized
 from qa_platform.roles import Role, user_role
+from transcription.asr.base import TranscriptionError
 from transcription.models import Recording
 from transcription.storage import absolute_path
 
@@ -195,6 +196,12 @@ def call_audio(request: HttpRequest, recording_id: int) -> HttpResponse | Stream
         raise Http404 from None
     if not call.audio_file or not path.is_file():
         return HttpResponse(_("录音文件已按保留期限删除或不存在"), status=410,
+                            content_type="text/plain; charset=utf-8")  # fmt: skip
+    try:
+        path = playable_path(path, codec=call.codec, sha256=call.sha256)
+    except TranscriptionError as exc:
+        return HttpResponse(_("录音无法转换为浏览器可播放的格式：%(reason)s")
+                            % {"reason": localized(str(exc))}, status=422,
                             content_type="text/plain; charset=utf-8")  # fmt: skip
     range_header = request.headers.get("Range", "")
     if not range_header or range_header.strip() in ("bytes=0-", "bytes=0-1"):

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from analytics.tests.packs import analyzed_call, install
@@ -163,6 +165,56 @@ def test_the_recording_is_served_with_ranges_to_those_who_may_see_the_call(
     client.force_login(org["sup1"])
     gone = client.get(url)
     assert gone.status_code == 410 and "保留期限" in gone.content.decode()
+
+
+def _mulaw_call(call: Recording, seconds: int = 2) -> Path:
+    """Give `call` a stereo 8 kHz G.711 μ-law WAV, as telephony platforms record them."""
+    import subprocess
+
+    relative = f"audio/2026/11/25/{call.sha256}.wav"
+    path = Path(settings.QA_DATA_DIR) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"sine=frequency=440:duration={seconds}", "-ac", "2", "-ar", "8000",
+                    "-c:a", "pcm_mulaw", "-y", str(path)], check=True)  # fmt: skip
+    Recording.objects.filter(id=call.id).update(audio_file=relative, codec="pcm_mulaw")
+    return path
+
+
+def test_a_g711_recording_is_served_as_pcm_wav_that_browsers_play(
+    client: Client, org: dict, calls: dict
+) -> None:
+    import struct
+
+    call = calls["team1"]
+    original = _mulaw_call(call)
+    before = original.read_bytes()
+    client.force_login(org["sup1"])
+    url = f"/calls/{call.id}/audio"
+    whole: Any = client.get(url)
+    body = b"".join(whole.streaming_content)
+    assert (whole.status_code, whole["Content-Type"]) == (200, "audio/wav")
+    assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
+    audio_format, channels, rate = struct.unpack("<HHI", body[20:28])
+    assert (audio_format, channels, rate) == (1, 2, 8000)  # PCM, both channels kept
+    assert len(body) > 2 * 8000 * 2 * 2  # two seconds of 16-bit stereo
+    part: Any = client.get(url, HTTP_RANGE="bytes=44-1043")
+    assert part.status_code == 206 and b"".join(part.streaming_content) == body[44:1044]
+    cached = Path(settings.QA_DATA_DIR) / "playback" / f"{call.sha256}.wav"
+    made = cached.stat().st_mtime_ns
+    client.get(url)
+    assert cached.stat().st_mtime_ns == made  # converted once, then reused
+    assert original.read_bytes() == before  # the stored original is untouched
+
+
+def test_a_recording_ffmpeg_cannot_decode_says_why(client: Client, org: dict,
+                                                   calls: dict) -> None:  # fmt: skip
+    call = calls["team1"]
+    _mulaw_call(call).write_bytes(b"RIFF not really audio")
+    client.force_login(org["sup1"])
+    response = client.get(f"/calls/{call.id}/audio")
+    assert response.status_code == 422 and "无法解码音频" in response.content.decode()
+    assert not list((Path(settings.QA_DATA_DIR) / "playback").glob("*"))
 
 
 def test_review_errors_follow_the_chosen_language(client: Client, org: dict, calls: dict,

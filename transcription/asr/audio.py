@@ -211,3 +211,29 @@ def decode_channels(
     channels = [np.array(interleaved[:, i], dtype=np.float32, copy=True) for i in range(n)]
     duration_ms = round(interleaved.shape[0] * 1000 / sample_rate)
     return DecodedAudio(sample_rate=sample_rate, channels=channels, duration_ms=duration_ms)
+
+
+# Codecs every browser's <audio> plays (by ffprobe codec name). Other telephony codecs are
+# transcoded for listening: IMA/MS ADPCM and GSM WAV play in no browser, and G.711
+# μ-law/A-law WAV plays in Chromium-based browsers but not in every browser.
+BROWSER_CODECS = frozenset({
+    "mp3", "aac", "flac", "opus", "vorbis",
+    "pcm_u8", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le",
+})  # fmt: skip
+
+
+def transcode_pcm_wav(path: Path, dest: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Write the first audio stream of ``path`` to ``dest`` as 16-bit PCM WAV, keeping its
+    channels and sample rate (a stereo call stays agent left / customer right).
+
+    Raises ``TranscriptionError`` ("无法解码音频：…"); ``dest`` is not left behind on failure.
+    """
+    args = [_tool("ffmpeg"), *_FFMPEG_ARGS, *_INPUT_ARGS, "-i", _input_url(Path(path))]
+    args += ["-map", "0:a:0", "-vn", "-map_metadata", "-1", "-c:a", "pcm_s16le", "-f", "wav"]
+    args += ["-y", str(dest)]
+    proc = _run(args, timeout=timeout)
+    if proc.returncode != 0:
+        Path(dest).unlink(missing_ok=True)
+        raise TranscriptionError(
+            msg("无法解码音频：{reason}", reason=_stderr_reason(proc.stderr, Path(path)))
+        )
