@@ -83,3 +83,22 @@ def test_every_template_in_the_code_has_an_english_translation() -> None:
         if msgid and not catalog.get(msgid):
             missing.append(msgid)
     assert not missing, f"{len(missing)} messages without English, e.g. {missing[:5]}"
+
+
+def test_the_english_catalog_has_no_fuzzy_or_empty_entries() -> None:
+    """compilemessages skips fuzzy entries: the UI would show their Chinese."""
+    text = (ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+    entries = text.split("\n\n")[1:]  # the first is the header
+    fuzzy = [e for e in entries if "#, fuzzy" in e or e.startswith("#, fuzzy")]
+    empty = [e for e in entries if e.rstrip().endswith('msgstr ""') and "msgid_plural" not in e]
+    assert not fuzzy, fuzzy[:3]
+    assert not empty, empty[:3]
+
+
+def test_the_committed_mo_is_compiled_from_the_po(tmp_path: Path) -> None:
+    if subprocess.run(["which", "msgfmt"], capture_output=True).returncode != 0:
+        pytest.skip("msgfmt (Debian package gettext) is not installed")
+    po = ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po"
+    fresh = tmp_path / "django.mo"
+    subprocess.run(["msgfmt", "--check-format", "-o", str(fresh), str(po)], check=True)
+    assert fresh.read_bytes() == po.with_suffix(".mo").read_bytes(), "run compilemessages"
