@@ -226,6 +226,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.reanalysis_resume_stale",
         "schedule": crontab(minute="*/10"),
     },
+    # Raw audio past RAW_AUDIO_RETENTION_DAYS is deleted (a tombstone stays), nightly.
+    "raw-audio-purge": {
+        "task": "transcription.tasks.raw_audio_purge",
+        "schedule": crontab(hour=2, minute=30),
+    },
     # The review queue's calibration sample of unflagged calls, topped up nightly.
     "review-sample": {
         "task": "analytics.tasks.review_sample_recent",

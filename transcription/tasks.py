@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from transcription.services import recordings, sources
+from transcription.services import recordings, retention, sources
 
 
 @shared_task(name="transcription.tasks.source_pull")
@@ -24,6 +24,11 @@ def sources_pull_due() -> int:
 @shared_task(name="transcription.tasks.recording_transcribe")
 def recording_transcribe(recording_id: int) -> None:
     recordings.recording_transcribe(recording_id=recording_id)
+
+
+@shared_task(name="transcription.tasks.raw_audio_purge")
+def raw_audio_purge() -> int:
+    return retention.raw_audio_purge().purged
 
 
 @shared_task(name="transcription.tasks.recordings_requeue_stuck")

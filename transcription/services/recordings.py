@@ -166,9 +166,14 @@ def recording_fail(*, recording_id: int, stage: str, reason: str) -> Recording:
 def recording_retry(*, recording_id: int) -> bool:
     """Send a failed recording back to the stage it failed in, or re-check a rejected one.
 
-    False if nothing was queued (not failed, or still rejected under the current limits).
+    False if nothing was queued (not failed, still rejected under the current limits, or its
+    audio, which the stage needs, was purged under the retention policy).
     """
     recording = Recording.objects.get(id=recording_id)
+    needs_audio = not (recording.status == Recording.Status.FAILED
+                       and recording.failed_stage == Recording.Stage.ANALYZE)
+    if needs_audio and not recording.audio_file:
+        return False  # its raw audio was purged under the retention policy
     if recording.status == Recording.Status.REJECTED:
         from transcription.services.registration import recording_recheck
 
