@@ -13,22 +13,11 @@ from typing import Any
 
 import pytest
 import regex
-from django.utils import translation
 
 from analytics.rules.spec import RuleSpecError, validate_rule_set
-from qa_platform.i18n import localized
+from qa_platform.tests.languages import chinese, english
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-
-
-def english(text: str) -> str:
-    with translation.override("en"):
-        return localized(text)
-
-
-def chinese(text: str) -> str:
-    with translation.override("zh-hans"):
-        return localized(text)
 
 
 def rule(key: str, operators: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -17,10 +17,9 @@ from typing import Any
 import asyncssh
 import pytest
 from django.test import Client
-from django.utils import translation
 
 from qa_i18n import msg
-from qa_platform.i18n import localized
+from qa_platform.tests.languages import chinese, english
 from transcription.asr.base import TranscriptionError
 from transcription.asr.funasr_models import check_model_dir, oom_as_error
 from transcription.demo_sftp import LocalSftpServer, _ConfinedSftpServer
@@ -31,16 +30,6 @@ from transcription.storage import incoming_dir
 
 USER = "demo"
 PASSWORD = "correct horse battery staple"
-
-
-def english(text: str) -> str:
-    with translation.override("en"):
-        return localized(text)
-
-
-def chinese(text: str) -> str:
-    with translation.override("zh-hans"):
-        return localized(text)
 
 
 def register(data: bytes, name: str) -> Recording:
