@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from qa_platform.models import Agent, Team
 from transcription.asr.base import CallMetadata
 from transcription.call_metadata import parse_started_at
@@ -13,7 +15,8 @@ def call_metadata_apply(recording: Recording, metadata: CallMetadata) -> None:
     if metadata.call_id:
         recording.call_id = metadata.call_id[:100]
     if metadata.customer_phone:
-        recording.customer_phone = metadata.customer_phone[:50]
+        phone = metadata.customer_phone[:50]
+        recording.customer_phone = masked_phone(phone) if settings.PII_REDACTION else phone
     if metadata.direction:
         recording.direction = metadata.direction[:20]
     if metadata.queue:
@@ -24,6 +27,16 @@ def call_metadata_apply(recording: Recording, metadata: CallMetadata) -> None:
         recording.agent = agent_for_code(
             metadata.agent_id, name=metadata.agent_name, team_name=metadata.team
         )
+
+
+def masked_phone(phone: str) -> str:
+    """A customer number as contact centers print it: 138****5678 (first 3 and last 4 digits;
+    a short number keeps only its last 4). Never stored whole while PII_REDACTION is on."""
+    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
+    if len(digits) <= 4:
+        return phone
+    hidden = set(digits[3:-4] if len(digits) >= 11 else digits[:-4])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(phone))
 
 
 def agent_for_code(code: str, *, name: str = "", team_name: str = "") -> Agent:

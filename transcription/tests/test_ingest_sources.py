@@ -110,7 +110,7 @@ def test_filename_pattern_and_csv_call_details_fill_the_call(
     assert recording.call_id == "CDR-77"
     assert recording.direction == "inbound"
     assert recording.queue == "card"
-    assert recording.customer_phone == "13800001111"
+    assert recording.customer_phone == "138****1111"  # PII_REDACTION: never stored whole
     assert recording.agent is not None and recording.agent.code == "A2007"
     assert timezone.localtime(recording.started_at).strftime("%Y%m%d%H%M%S") == "20261118093012"
     assert recording.warnings == []

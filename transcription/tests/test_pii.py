@@ -263,3 +263,28 @@ def test_an_imported_sidecar_transcript_is_masked_too(data_dir: Path, settings: 
     assert customer.text == "*" * 18 + "。"  # the display text after ITN
     assert customer.raw_text == "*" * 18 + "。"
     assert transcript.pii_masked == {"id_number": 1}
+
+
+@pytest.mark.parametrize(("phone", "stored"), [
+    ("13800138000", "138****8000"),
+    ("0755-88886666", "075*-****6666"),
+    ("95588", "*5588"),
+    ("8000", "8000"),
+    ("", ""),
+])  # fmt: skip
+def test_a_customer_number_is_stored_masked(phone: str, stored: str) -> None:
+    from transcription.services.calls import masked_phone
+
+    assert masked_phone(phone) == stored
+
+
+def test_the_customer_number_is_kept_whole_only_without_redaction(settings: Any) -> None:
+    from transcription.asr.base import CallMetadata
+    from transcription.services.calls import call_metadata_apply
+
+    recording = Recording(sha256="0" * 64, size_bytes=1, audio_file="x.mp3")
+    call_metadata_apply(recording, CallMetadata(customer_phone="13800138000"))
+    assert recording.customer_phone == "138****8000"
+    settings.PII_REDACTION = False
+    call_metadata_apply(recording, CallMetadata(customer_phone="13800138000"))
+    assert recording.customer_phone == "13800138000"
