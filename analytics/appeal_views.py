@@ -28,8 +28,8 @@ def my_calls(request: HttpRequest) -> HttpResponse:
     page = Paginator(appeals.my_calls(user=request.user), 50).get_page(request.GET.get("page"))
     by_call = appeals.appeal_status_by_call([call.id for call in page])
     rows = [{"call": call, "deadline": appeals.appeal_deadline(call.score),
-             # Every appealable hit or item is a live hit: none left, nothing to appeal.
-             "can_appeal": call.score.hit_count > 0 and appeals.appeal_window_open(call.score),
+             "can_appeal": (call.score.hit_count > 0 or bool(appeals.appealable_items(call.score)))
+                           and appeals.appeal_window_open(call.score),
              "window_open": appeals.appeal_window_open(call.score),
              "appeals": [(s, by_call.get(call.id, {}).get(s.value, 0)) for s in Appeal.Status]}
             for call in page]  # fmt: skip

@@ -217,6 +217,9 @@ class CallScore(models.Model):
                                      related_name="+")
     finalized_at = models.DateTimeField(_("定稿时间"), null=True, blank=True)
     analyzed_at = models.DateTimeField(_("分析时间"))
+    # When the call was first scored: the appeal window counts from here, so re-analysing the
+    # call with new rules does not reopen it.
+    first_analyzed_at = models.DateTimeField(_("首次评分时间"), null=True, blank=True)
     # The review queue: who is to review it, and whether it is there only as a calibration
     # sample (an unflagged call drawn at random per agent and week).
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("复核人"),

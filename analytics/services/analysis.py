@@ -216,6 +216,7 @@ class _Carried:
     assigned_at: Any = None
     sampled: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    first_analyzed_at: Any = None
 
 
 def _carried(recording_ids: list[int]) -> dict[int, _Carried]:
@@ -231,13 +232,13 @@ def _carried(recording_ids: list[int]) -> dict[int, _Carried]:
     out: dict[int, _Carried] = {}
     scores = CallScore.objects.filter(recording_id__in=recording_ids).values(
         "recording_id", "manual", "review_status", "finalized_by_id", "finalized_at",
-        "assigned_to_id", "assigned_at", "sampled", "overrides",
+        "assigned_to_id", "assigned_at", "sampled", "overrides", "first_analyzed_at",
     )
     for row in scores:
         out[row["recording_id"]] = _Carried(
             reviews.pop(row["recording_id"], {}), row["manual"], row["review_status"],
             row["finalized_by_id"], row["finalized_at"], row["assigned_to_id"],
-            row["assigned_at"], row["sampled"], row["overrides"],
+            row["assigned_at"], row["sampled"], row["overrides"], row["first_analyzed_at"],
         )
     for recording_id, kept in reviews.items():
         out[recording_id] = _Carried(kept, {}, CallScore.ReviewStatus.PENDING, None, None)
@@ -450,6 +451,7 @@ def _score(
         "assigned_at": kept.assigned_at if kept else None,
         "sampled": kept.sampled if kept else False,
         "analyzed_at": now, "features_key": analysis.features_key, **fields,
+        "first_analyzed_at": (kept.first_analyzed_at if kept else None) or now,
     }  # fmt: skip
 
 

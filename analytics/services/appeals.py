@@ -1,8 +1,9 @@
 """Appeals (申诉): an agent disputes a hit or an automatic scorecard item of their own call.
 
-Who and when: only the call's own agent, within `settings.APPEAL_WINDOW_DAYS` of the call score's
-`analyzed_at`, with a comment, and at most one open appeal per hit or item. A supervisor of the
-call's team, or an admin, decides it once: the conditional UPDATE that closes it is the lock.
+Who and when: only the call's own agent, within `settings.APPEAL_WINDOW_DAYS` of the call's
+first scoring (`first_analyzed_at`: a re-analysis does not reopen the window), with a comment,
+and at most one open appeal per hit or item. A supervisor of the call's team, or an admin,
+decides it once: the conditional UPDATE that closes it is the lock.
 
 What accepting does: it is the reviewer's dismissal, so the score is recalculated the one way a
 call is ever re-scored (`reviews.hit_review`, where a dismissed hit reads as "rule did not fire").
@@ -53,7 +54,8 @@ class AppealError(ValueError):
 
 
 def appeal_deadline(score: CallScore) -> dt.datetime:
-    return score.analyzed_at + dt.timedelta(days=settings.APPEAL_WINDOW_DAYS)
+    scored = score.first_analyzed_at or score.analyzed_at
+    return scored + dt.timedelta(days=settings.APPEAL_WINDOW_DAYS)
 
 
 def appeal_window_open(score: CallScore) -> bool:
@@ -73,9 +75,13 @@ def appeal_targets(*, score: CallScore) -> AppealTargets:
     hits = list(Hit.objects.filter(recording_id=score.recording_id)
                 .exclude(review=Hit.Review.DISMISSED)
                 .select_related("rule", "rule_version").order_by("start_ms", "id"))  # fmt: skip
-    items = [item for item in score.items
-             if item.get("kind") != "manual" and (item.get("lost") or item.get("critical"))]
-    return AppealTargets(hits=hits, items=items)
+    return AppealTargets(hits=hits, items=appealable_items(score))
+
+
+def appealable_items(score: CallScore) -> list[dict[str, Any]]:
+    """Automatic scorecard items that cost points or made the call critical."""
+    return [item for item in score.items
+            if item.get("kind") != "manual" and (item.get("lost") or item.get("critical"))]
 
 
 @transaction.atomic

@@ -122,6 +122,8 @@ def test_an_item_lost_because_a_phrase_was_missing_is_overridden_and_stays_after
     call = analyzed_call("g", org["agent1"], [("agent", "恩好，请讲"), ("customer", "查账单")])
     score = CallScore.objects.get(recording=call)
     assert score.score == 80 and not Hit.objects.filter(recording=call).exists()
+    # No hit, but an item that cost points: 我的通话 offers the appeal.
+    assert f'/calls/{call.id}/appeal/">申诉</a>' in html(client, org["agent_user"], "/my/calls/")
 
     appeal = appeal_create(recording=call, user=org["agent_user"], item_key="greeting",
                            comment="我说了您好，是识别错了")  # fmt: skip
@@ -182,14 +184,24 @@ def test_the_window_counts_from_the_analysis(client: Client, org: dict, calls: d
     call = calls["refund"]
     settings.APPEAL_WINDOW_DAYS = 3
     analyzed = timezone.now() - dt.timedelta(days=3, minutes=1)
-    CallScore.objects.filter(recording=call).update(analyzed_at=analyzed)
+    CallScore.objects.filter(recording=call).update(first_analyzed_at=analyzed)
     response = appeal_hit(client, org, call)
     assert response.status_code == 400
     assert "已超过申诉期限" in response.content.decode()
     assert not Appeal.objects.exists()
     assert "已过申诉期" in html(client, org["agent_user"], "/my/calls/")
+    # Re-analysing the call (a new rule-set version, say) does not reopen the window.
+    from analytics.services.analysis import call_analyze
 
-    CallScore.objects.filter(recording=call).update(analyzed_at=analyzed + dt.timedelta(minutes=2))
+    Recording.objects.filter(id=call.id).update(status=Recording.Status.TRANSCRIBED)
+    call_analyze(recording_id=call.id)
+    score = CallScore.objects.get(recording=call)
+    assert score.analyzed_at > analyzed + dt.timedelta(days=3)
+    assert score.first_analyzed_at == analyzed
+    assert appeal_hit(client, org, call).status_code == 400
+
+    CallScore.objects.filter(recording=call).update(
+        first_analyzed_at=analyzed + dt.timedelta(minutes=2))
     assert appeal_hit(client, org, call).status_code == 302
 
 
