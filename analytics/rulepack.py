@@ -30,7 +30,7 @@ from typing import Any
 
 from analytics.rules.engine import CompiledRuleSet, compile_rule_set
 from analytics.rules.sentiment import CallSentiment, call_sentiment
-from analytics.rules.spec import RuleSpecError
+from analytics.rules.spec import ProblemsError, RuleSpecError
 from analytics.rules.types import Call, Hit, RuleOutcome, Seg
 from qa_i18n import msg
 from transcription.asr.itn import normalize
@@ -53,12 +53,8 @@ UNSECTIONED = msg("其他")  # the section of items no section lists; views show
 Prediction = bool | str | None
 
 
-class RulePackError(ValueError):
-    """A pack (or a call document) is invalid; `errors` holds one Chinese message per problem."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors = tuple(errors)
-        super().__init__("；".join(self.errors))
+class RulePackError(ProblemsError):
+    """A pack (or a call document) is invalid."""
 
 
 @dataclass(frozen=True)

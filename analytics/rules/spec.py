@@ -24,12 +24,16 @@ _RULE_FIELDS = {
 }
 
 
-class RuleSpecError(ValueError):
-    """A rule document or rule set is invalid. `errors` holds one Chinese message per problem."""
+class ProblemsError(ValueError):
+    """Invalid input, told as one message per problem (`errors`, Chinese `msg` texts)."""
 
     def __init__(self, errors: Sequence[str]) -> None:
         self.errors = tuple(errors)
         super().__init__("；".join(self.errors))
+
+
+class RuleSpecError(ProblemsError):
+    """A rule document or rule set is invalid."""
 
 
 @dataclass(frozen=True)

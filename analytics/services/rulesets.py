@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from analytics.models import (
     ScorecardVersion,
 )
 from analytics.rulepack import RulePack, RulePackError, resolve_pack
-from analytics.rules.spec import parse_rule
+from analytics.rules.spec import ProblemsError, RuleSpecError, parse_rule
 from qa_i18n import msg
 from qa_platform.audit import audit_record
 
@@ -42,12 +42,8 @@ User = AbstractBaseUser | AnonymousUser
 _IDENTITY_FIELDS = ("id",)
 
 
-class RuleSetError(ValueError):
-    """An edit or a pack would produce an invalid rule set; `errors` are Chinese messages."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors = tuple(errors)
-        super().__init__("；".join(self.errors))
+class RuleSetError(ProblemsError):
+    """An edit or a pack would produce an invalid rule set."""
 
 
 @dataclass(frozen=True)
@@ -343,8 +339,8 @@ def rule_save(
     errors: list[str] = []
     try:
         parse_rule({**body, "id": 0})
-    except Exception as exc:  # RuleSpecError: Chinese messages
-        errors.extend(getattr(exc, "errors", (str(exc),)))
+    except RuleSpecError as exc:
+        errors.extend(exc.errors)
     key = body.get("key")
     current, scorecard = current_content(rule_set)
     rules = documents_of(current)
