@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from qa_platform.tests.languages import chinese, english
 from transcription.demo_sftp import LocalSftpServer, _ConfinedSftpServer
 from transcription.sftp import (
     HostKeyMismatchError,
@@ -836,7 +838,7 @@ def test_it_raises_sftp_error_instead_of_hanging_when_the_server_stops_mid_sessi
 def test_it_removes_the_temp_file_when_the_connection_drops_mid_download(
     server: LocalSftpServer, root: Path, dest: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(root / "a.mp3", os.urandom(4 * 1024 * 1024))
+    write(root / "a b.mp3", os.urandom(4 * 1024 * 1024))
     served_reads: list[int] = []
     original_read = _ConfinedSftpServer.read
 
@@ -853,11 +855,22 @@ def test_it_removes_the_temp_file_when_the_connection_drops_mid_download(
 
     with SftpSession(target_for(server)) as session:
         (remote,) = session.list_files()
-        with pytest.raises(SftpError, match="a\\.mp3"):
+        with pytest.raises(SftpError) as excinfo:
             session.download(remote, dest)
 
     assert served_reads
     assert list(dest.iterdir()) == []
+    # The reason from the connection (asyncssh's or the OS's words) sits inside two messages,
+    # and reads in English for an English reader, the file name with its space intact.
+    where = f"127.0.0.1:{server.port}"
+    text = str(excinfo.value)
+    pattern = rf"下载远程文件 a b\.mp3 失败 {re.escape(where)}：连接已断开（(.+)）"
+    found = re.fullmatch(pattern, text)
+    assert found is not None, text
+    assert chinese(text) == text
+    assert english(text) == (
+        f"Downloading remote file a b.mp3 from {where} failed: Connection lost ({found[1]})"
+    )
 
 
 def test_it_gives_up_on_a_server_that_stops_answering_instead_of_hanging(
