@@ -209,9 +209,10 @@ def _override_item(recording_id: int, item_key: str) -> CallScore | None:
         return None
     if not (item.get("lost") or item.get("critical")):
         return None
+    hits = list(Hit.objects.filter(recording_id=recording_id))
     for value in (True, False, None):
         trial = {**score.overrides, item_key: value}
-        fields = call_score_fields(score, overrides=trial)
+        fields = call_score_fields(score, hits=hits, overrides=trial)
         result = next((i for i in fields["items"] if i["key"] == item_key), None)
         if result is not None and not result["lost"] and not result["critical"]:
             score.overrides = trial
