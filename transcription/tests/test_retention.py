@@ -62,6 +62,7 @@ def test_old_audio_goes_and_a_tombstone_stays(settings: Any) -> None:
     result = raw_audio_purge(now=NOW)
 
     assert (result.purged, result.files_deleted, result.kept_untranscribed) == (2, 4, 1)
+    assert result.failed == 0
     assert not any(exists(f) for f in old_files) and not playback.exists()
     assert not exists(failed.audio_file) and exists(fresh.audio_file)
     assert exists(waiting.audio_file)  # not transcribed yet: the only copy of the call
@@ -108,3 +109,24 @@ def test_the_call_page_says_the_recording_was_deleted(client: Client, org: dict)
     response = client.get(f"/calls/{call.id}/audio")
     assert response.status_code == 410 and "保留期限" in response.content.decode()
     assert "我要" in client.get(f"/calls/{call.id}/").content.decode()  # the transcript stays
+
+
+def test_a_file_that_cannot_be_deleted_is_kept_for_the_next_run(monkeypatch: Any) -> None:
+    stuck = stored("stuck", Recording.Status.ANALYZED, days_old=8)
+    other = stored("other", Recording.Status.ANALYZED, days_old=8)
+    real_unlink = Path.unlink
+
+    def unlink(path: Path, missing_ok: bool = False) -> None:
+        if path.name == Path(stuck.audio_file).name:
+            raise PermissionError(13, "Permission denied")
+        real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    result = raw_audio_purge(now=NOW)
+    assert (result.purged, result.failed) == (1, 1)
+    assert Recording.objects.get(id=stuck.id).audio_file == stuck.audio_file  # still on record
+    assert not Tombstone.objects.filter(sha256=stuck.sha256).exists()
+    assert Recording.objects.get(id=other.id).audio_file == ""
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    assert raw_audio_purge(now=NOW).purged == 1  # the next run finishes it
+    assert not exists(stuck.audio_file)
